@@ -1,0 +1,25 @@
+// The `gan3d` command line: one file per command under src/cli/, wired here. Errors a user can cause print
+// their message (no stack) and exit with code 2.
+import { Command } from 'commander';
+import { isGan3dError } from '../engine/errors.js';
+import { registerStartCommand } from './start.js';
+import { registerEngineCommand } from './engine.js';
+
+const program = new Command();
+program
+  .name('gan3d')
+  .description('Single image to 3D with what GANs know about shape (GAN2Shape, CIPS-3D, GAN-Control) in TypeScript.')
+  .version('0.1.0');
+
+registerStartCommand(program);
+registerEngineCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (isGan3dError(e)) {
+    process.stderr.write(`gan3d: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
