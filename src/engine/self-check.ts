@@ -57,7 +57,7 @@ export function formatSelfCheck(r: SelfCheckReport): string {
     `  conv2d forward: ${r.convForwardGflops.toFixed(1)} GFLOP/s`,
   ];
   for (const k of r.kernels) {
-    lines.push(`  ${k.ok ? 'ok  ' : 'FAIL'} ${k.kernel.padEnd(28)} max rel. error vs cpu ${k.maxRelError.toExponential(1)}`);
+    lines.push(`  ${k.ok ? 'ok  ' : 'FAIL'} ${k.kernel.padEnd(36)} max rel. error vs cpu ${k.maxRelError.toExponential(1)}`);
   }
   lines.push(r.ok ? 'engine self-check passed' : 'engine self-check FAILED');
   return lines.join('\n') + '\n';
