@@ -1,0 +1,10 @@
+// Geometry and the differentiable renderer: the public surface of src/geometry.
+export * from './camera.js';
+export { depthToPoints, pointsToGrid } from './points.js';
+export { VIEW_SIZE, checkView, identityView, invertView, rotationMatrices, warpToCanonical, warpToView } from './view.js';
+export { gridFaceCount, gridFaces } from './mesh.js';
+export { NORMAL_EPS, depthToNormals } from './normals.js';
+export { LIGHT_SIZE, type Shaded, lambertShading, lightDirections, shade } from './shading.js';
+export { canonicalSampleGrid, meshInView } from './fused-warp.js';
+export { type Raster, type RenderedDepth, rasterize, renderDepth } from './rasterizer.js';
+export { type RenderViewInput, type RenderedView, renderView } from './render.js';
