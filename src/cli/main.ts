@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { isGan3dError } from '../engine/errors.js';
 import { registerStartCommand } from './start.js';
 import { registerEngineCommand } from './engine.js';
+import { registerEvalCommand } from './eval.js';
 
 const program = new Command();
 program
@@ -13,6 +14,7 @@ program
 
 registerStartCommand(program);
 registerEngineCommand(program);
+registerEvalCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -38,7 +38,7 @@ test('shardRanges splits evenly and covers every item once', () => {
 });
 
 test('two-thread gradients equal the single-thread full-batch gradients, across optimizer steps', async () => {
-  const dp = await DataParallel.create(spec, 1);
+  const dp = await DataParallel.create(spec, { workers: 1 });
   try {
     assert.equal(dp.threads, 2);
     const rng = new Rng(11);
@@ -64,15 +64,56 @@ test('two-thread gradients equal the single-thread full-batch gradients, across 
 });
 
 test('data-parallel steps do not grow the tensor count', async () => {
-  const dp = await DataParallel.create(spec, 1);
+  const dp = await DataParallel.create(spec, { workers: 1 });
   try {
-    const optimizer = tf.train.adam(1e-3);
     const rng = new Rng(5);
-    await dp.step(optimizer, makeBatch(rng, 4)); // optimizer slots are created on the first step
+    await dp.step(makeBatch(rng, 4));
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 10; i++) await dp.step(optimizer, makeBatch(rng, 4));
+    for (let i = 0; i < 10; i++) await dp.step(makeBatch(rng, 4));
     assert.equal(tf.memory().numTensors, before);
-    optimizer.dispose();
+  } finally {
+    await dp.dispose();
+  }
+});
+
+for (const workers of [0, 1]) {
+  test(`shared Adam on ${workers + 1} thread(s) follows tf.train.adam on full-batch gradients`, async () => {
+    const dp = await DataParallel.create(spec, { workers, adam: { learningRate: 0.05 } });
+    const reference = createReplica({ seed: 3 });
+    const optimizer = tf.train.adam(0.05, 0.9, 0.999, 1e-7);
+    try {
+      const rng = new Rng(21);
+      for (let step = 0; step < 4; step++) {
+        const batch = makeBatch(rng, 5);
+        const x = tf.tensor(batch.x.data, batch.x.shape);
+        const y = tf.tensor(batch.y.data, batch.y.shape);
+        optimizer.minimize(() => reference.loss({ x, y }), false, reference.variables);
+        tf.dispose([x, y]);
+        await dp.step(batch);
+      }
+      dp.replica.variables.forEach((v, i) => {
+        const c = compareArrays(Float32Array.from(v.dataSync()), Float32Array.from(reference.variables[i].dataSync()));
+        assert.ok(c.maxRelError < 1e-4, `variable ${i}: rel. error ${c.maxRelError}`);
+      });
+      // Four Adam steps at this rate move the weights well beyond the tolerance: the comparison has teeth.
+      const initial = createReplica({ seed: 3 });
+      const moved = compareArrays(Float32Array.from(dp.replica.variables[0].dataSync()), Float32Array.from(initial.variables[0].dataSync()));
+      tf.dispose(initial.variables);
+      assert.ok(moved.maxRelError > 1e-2);
+    } finally {
+      optimizer.dispose();
+      tf.dispose(reference.variables);
+      await dp.dispose();
+    }
+  });
+}
+
+test('a batch smaller than the thread count still steps', async () => {
+  const dp = await DataParallel.create(spec, { workers: 1 });
+  try {
+    const loss = await dp.step(makeBatch(new Rng(2), 1));
+    assert.ok(Number.isFinite(loss));
+    assert.equal(dp.adamSteps, 1);
   } finally {
     await dp.dispose();
   }
@@ -80,6 +121,6 @@ test('data-parallel steps do not grow the tensor count', async () => {
 
 test('a failing replica module is reported, not hung', async () => {
   await assert.rejects(
-    DataParallel.create({ moduleUrl: new URL('./fixtures/does-not-exist.ts', import.meta.url).href, config: {} }, 1),
+    DataParallel.create({ moduleUrl: new URL('./fixtures/does-not-exist.ts', import.meta.url).href, config: {} }, { workers: 1 }),
   );
 });

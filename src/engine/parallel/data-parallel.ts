@@ -1,13 +1,15 @@
 // Data-parallel training over worker_threads: the second core of a CPU machine.
 // The wasm backend computes on one thread per process, so each extra core gets a worker with its own replica of
 // the model. A step splits the batch into shards, the main thread computes its own shard while the workers compute
-// theirs, and the gradients are averaged (weighted by shard size) before one optimizer update on the main thread.
-// Weights and gradients travel through SharedArrayBuffers, so a step copies memory but never serializes it.
+// theirs. Then every thread averages the gradients (weighted by shard size) and applies Adam to its own slice of the
+// parameters, and every replica reloads the updated weights. Weights, Adam moments and gradients live in
+// SharedArrayBuffers, so a step copies memory but never serializes it, and the optimizer runs on all cores too.
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { backendInfo } from '../backend.js';
 import { Gan3dError } from '../errors.js';
+import { ADAM_DEFAULTS, adamUpdateRange, splitRange, type AdamConfig, type FlatAdamBuffers } from './flat-adam.js';
 
 /** What a replica module must export as `createReplica(config)`; it runs in every worker and on the main thread. */
 export interface Replica {
@@ -31,7 +33,7 @@ export interface BatchInput {
 export type Batch = Record<string, BatchInput>;
 
 interface WorkerReply {
-  type: 'ready' | 'grads' | 'error';
+  type: 'ready' | 'grads' | 'updated' | 'error';
   loss?: number;
   message?: string;
 }
@@ -80,54 +82,80 @@ function sliceBatch(batch: Batch, [start, end]: [number, number]): Batch {
   return out;
 }
 
+export interface DataParallelOptions {
+  /** Worker threads besides the main thread (default: one per extra core, or GAN3D_THREADS − 1). */
+  workers?: number;
+  adam?: Partial<AdamConfig>;
+}
+
+function sharedFloats(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(n * 4));
+}
+
 export class DataParallel {
   readonly replica: Replica;
+  readonly adam: AdamConfig;
   private readonly workers: Worker[];
-  private readonly weights: Float32Array;
-  private readonly grads: Float32Array[];
+  private readonly buffers: FlatAdamBuffers;
   private readonly sizes: number[];
   private pending = new Map<Worker, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
   private weightsVersion = 0;
+  private adamStep = 0;
 
-  private constructor(replica: Replica, workers: Worker[], weights: Float32Array, grads: Float32Array[]) {
+  private constructor(replica: Replica, workers: Worker[], buffers: FlatAdamBuffers, adam: AdamConfig) {
     this.replica = replica;
     this.workers = workers;
-    this.weights = weights;
-    this.grads = grads;
+    this.buffers = buffers;
+    this.adam = adam;
     this.sizes = replica.variables.map((v) => v.size);
     for (const w of workers) {
       w.on('message', (r: WorkerReply) => this.settle(w, r));
       w.on('error', (e) => this.fail(w, e));
       w.on('exit', (code) => this.fail(w, new Error(`training worker exited with code ${code}`)));
     }
+    this.syncFromReplica();
   }
 
   /** Builds the replica on the main thread and `workers` more in worker threads (0 = single-threaded). */
-  static async create(spec: ReplicaSpec, workers = defaultWorkerCount()): Promise<DataParallel> {
+  static async create(spec: ReplicaSpec, options: DataParallelOptions = {}): Promise<DataParallel> {
+    const workers = options.workers ?? defaultWorkerCount();
     const mod = (await import(spec.moduleUrl)) as { createReplica(config: unknown): Replica | Promise<Replica> };
     const replica = await mod.createReplica(spec.config);
     const total = replica.variables.reduce((a, v) => a + v.size, 0);
-    const weights = new Float32Array(new SharedArrayBuffer(total * 4));
-    const grads: Float32Array[] = [];
-    const threads: Worker[] = [];
+    const buffers: FlatAdamBuffers = {
+      weights: sharedFloats(total),
+      firstMoment: sharedFloats(total),
+      secondMoment: sharedFloats(total),
+      grads: Array.from({ length: workers + 1 }, () => sharedFloats(total)),
+    };
     const backend = backendInfo().name;
+    const shared = {
+      weights: buffers.weights.buffer,
+      firstMoment: buffers.firstMoment.buffer,
+      secondMoment: buffers.secondMoment.buffer,
+      grads: buffers.grads.map((g) => g.buffer),
+    };
+    const threads: Worker[] = [];
     for (let i = 0; i < workers; i++) {
-      const g = new Float32Array(new SharedArrayBuffer(total * 4));
-      grads.push(g);
       threads.push(
         startWorker({
-          workerData: { spec, backend, weights: weights.buffer, grads: g.buffer },
+          workerData: { spec, backend, shared, index: i + 1 },
           env: { ...process.env, GAN3D_BACKEND: backend },
         }),
       );
     }
-    const dp = new DataParallel(replica, threads, weights, grads);
+    const dp = new DataParallel(replica, threads, buffers, { ...ADAM_DEFAULTS, ...options.adam });
     await Promise.all(threads.map((w) => dp.expect(w)));
     return dp;
   }
 
   get threads(): number {
     return this.workers.length + 1;
+  }
+
+  /** Adam steps taken so far (for checkpoints). */
+  get adamSteps(): number {
+    return this.adamStep;
   }
 
   private expect(w: Worker): Promise<WorkerReply> {
@@ -149,77 +177,89 @@ export class DataParallel {
     p.reject(e);
   }
 
-  /** Copies the main replica's weights into shared memory; workers load them before their next shard. */
-  private publishWeights(): void {
+  /** Takes the main replica's current weights as the shared weights (after creation or a checkpoint load). */
+  syncFromReplica(): void {
     let offset = 0;
     for (const v of this.replica.variables) {
-      this.weights.set(v.dataSync() as Float32Array, offset);
+      this.buffers.weights.set(v.dataSync() as Float32Array, offset);
       offset += v.size;
     }
     this.weightsVersion++;
   }
 
-  /**
-   * Loss and gradients of the whole batch, averaged over shards. Returns tensors the caller owns
-   * (gradients keyed by variable name, as `optimizer.applyGradients` expects).
-   */
-  async lossAndGradients(batch: Batch): Promise<{ loss: number; grads: tf.NamedTensorMap }> {
-    const n = Object.values(batch)[0].shape[0];
-    const ranges = shardRanges(n, Math.min(this.threads, n));
-    const vars = this.replica.variables;
-    const replies: Promise<WorkerReply>[] = [];
-    if (ranges.length > 1) {
-      this.publishWeights();
-      for (let i = 1; i < ranges.length; i++) {
-        const w = this.workers[i - 1];
-        const shard = sliceBatch(batch, ranges[i]);
-        const transfer = Object.values(shard).map((s) => s.data.buffer as ArrayBuffer);
-        const reply = this.expect(w);
-        w.postMessage({ type: 'step', batch: shard, weightsVersion: this.weightsVersion }, transfer);
-        replies.push(reply);
-      }
+  private loadSharedWeights(): void {
+    let offset = 0;
+    for (const v of this.replica.variables) {
+      tf.tidy(() => v.assign(tf.tensor(this.buffers.weights.subarray(offset, offset + v.size), v.shape)));
+      offset += v.size;
     }
-    // The main thread's own shard, computed while the workers compute theirs.
-    const own = ranges.length > 1 ? sliceBatch(batch, ranges[0]) : batch;
-    const ownCount = ranges[0][1] - ranges[0][0];
-    const { value, grads } = tf.tidy(() => {
-      const inputs: Record<string, tf.Tensor> = {};
-      for (const [name, s] of Object.entries(own)) inputs[name] = tf.tensor(s.data, s.shape);
-      return tf.variableGrads(() => this.replica.loss(inputs), vars);
-    });
-    let loss = value.dataSync()[0] * ownCount;
-    value.dispose();
-    if (replies.length === 0) return { loss: loss / n, grads };
-
-    const results = await Promise.all(replies);
-    const named: tf.NamedTensorMap = {};
-    tf.tidy(() => {
-      let offset = 0;
-      vars.forEach((v, vi) => {
-        const size = this.sizes[vi];
-        const sum = new Float32Array(size);
-        const mine = grads[v.name].dataSync();
-        for (let j = 0; j < size; j++) sum[j] = mine[j] * ownCount;
-        for (let wi = 0; wi < results.length; wi++) {
-          const count = ranges[wi + 1][1] - ranges[wi + 1][0];
-          const theirs = this.grads[wi].subarray(offset, offset + size);
-          for (let j = 0; j < size; j++) sum[j] += theirs[j] * count;
-        }
-        for (let j = 0; j < size; j++) sum[j] /= n;
-        named[v.name] = tf.keep(tf.tensor(sum, v.shape));
-        offset += size;
-      });
-    });
-    tf.dispose(grads);
-    results.forEach((r, wi) => (loss += (r.loss ?? 0) * (ranges[wi + 1][1] - ranges[wi + 1][0])));
-    return { loss: loss / n, grads: named };
   }
 
-  /** One optimizer step on the whole batch; returns the mean loss. */
-  async step(optimizer: tf.Optimizer, batch: Batch): Promise<number> {
-    const { loss, grads } = await this.lossAndGradients(batch);
-    optimizer.applyGradients(grads);
-    tf.dispose(grads);
+  /** Every thread computes its shard's gradients into its shared buffer; returns the shard sizes and mean loss. */
+  private async computeGradients(batch: Batch): Promise<{ loss: number; counts: number[] }> {
+    const n = Object.values(batch)[0].shape[0];
+    const ranges = shardRanges(n, this.threads);
+    const replies: Promise<WorkerReply>[] = [];
+    for (let i = 1; i < ranges.length; i++) {
+      const w = this.workers[i - 1];
+      const shard = sliceBatch(batch, ranges[i]);
+      const transfer = Object.values(shard).map((s) => s.data.buffer as ArrayBuffer);
+      const reply = this.expect(w);
+      w.postMessage({ type: 'grads', batch: shard, weightsVersion: this.weightsVersion }, transfer);
+      replies.push(reply);
+    }
+    // The main thread's own shard, computed while the workers compute theirs.
+    const own = this.threads > 1 ? sliceBatch(batch, ranges[0]) : batch;
+    const counts = ranges.map(([a, b]) => b - a);
+    let loss = counts[0] > 0 ? writeShardGradients(this.replica, own, this.buffers.grads[0]) * counts[0] : 0;
+    const results = await Promise.all(replies);
+    results.forEach((r, i) => (loss += (r.loss ?? 0) * counts[i + 1]));
+    return { loss: loss / n, counts };
+  }
+
+  /**
+   * Loss and gradients of the whole batch, averaged over shards, as tensors the caller owns (keyed by variable
+   * name, as `optimizer.applyGradients` expects): for optimizers other than the built-in shared Adam.
+   */
+  async lossAndGradients(batch: Batch): Promise<{ loss: number; grads: tf.NamedTensorMap }> {
+    // The caller's optimizer updates the main replica only: share its weights before the workers compute.
+    this.syncFromReplica();
+    const { loss, counts } = await this.computeGradients(batch);
+    const n = counts.reduce((a, b) => a + b, 0);
+    const named: tf.NamedTensorMap = {};
+    let offset = 0;
+    this.replica.variables.forEach((v, vi) => {
+      const size = this.sizes[vi];
+      const mean = new Float32Array(size);
+      counts.forEach((count, t) => {
+        if (count === 0) return;
+        const g = this.buffers.grads[t];
+        const w = count / n;
+        for (let j = 0; j < size; j++) mean[j] += g[offset + j] * w;
+      });
+      named[v.name] = tf.tensor(mean, v.shape);
+      offset += size;
+    });
+    return { loss, grads: named };
+  }
+
+  /** One Adam step on the whole batch, with the update itself split over all threads; returns the mean loss. */
+  async step(batch: Batch): Promise<number> {
+    const { loss, counts } = await this.computeGradients(batch);
+    this.adamStep++;
+    const active = counts.map((c, t) => [c, t]).filter(([c]) => c > 0);
+    const buffers = { ...this.buffers, grads: active.map(([, t]) => this.buffers.grads[t]) };
+    const sizes = active.map(([c]) => c);
+    const slices = splitRange(this.buffers.weights.length, this.threads);
+    const replies = this.workers.map((w, i) => {
+      const reply = this.expect(w);
+      w.postMessage({ type: 'update', threads: active.map(([, t]) => t), sizes, step: this.adamStep, adam: this.adam, range: slices[i + 1] });
+      return reply;
+    });
+    adamUpdateRange(buffers, sizes, this.adamStep, this.adam, slices[0][0], slices[0][1]);
+    await Promise.all(replies);
+    this.weightsVersion++;
+    this.loadSharedWeights();
     return loss;
   }
 
@@ -227,4 +267,21 @@ export class DataParallel {
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
   }
+}
+
+/** Computes the replica's loss and gradients on one shard, writes the gradients flat into `out`; returns the loss. */
+export function writeShardGradients(replica: Replica, shard: Batch, out: Float32Array): number {
+  const { value, grads } = tf.tidy(() => {
+    const inputs: Record<string, tf.Tensor> = {};
+    for (const [name, s] of Object.entries(shard)) inputs[name] = tf.tensor(s.data, s.shape);
+    return tf.variableGrads(() => replica.loss(inputs), replica.variables);
+  });
+  let offset = 0;
+  for (const v of replica.variables) {
+    out.set(grads[v.name].dataSync() as Float32Array, offset);
+    offset += v.size;
+  }
+  const loss = value.dataSync()[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  return loss;
 }

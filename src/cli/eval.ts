@@ -1,0 +1,59 @@
+// `gan3d eval`: SIDE/MAD of a baseline (or, later, a model) on a split with ground-truth depth.
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { Gan3dError } from '../engine/errors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { BASELINES, evaluateBaseline, type BaselineName, type EvaluationReport } from '../pipelines/evaluate.js';
+
+export function formatReports(reports: EvaluationReport[]): string {
+  const rows = reports.map((r) => [
+    r.method,
+    String(r.images),
+    `${(r.side.mean * 100).toFixed(3)} ± ${(r.side.std * 100).toFixed(3)}`,
+    `${r.mad.mean.toFixed(2)} ± ${r.mad.std.toFixed(2)}`,
+  ]);
+  const head = ['method', 'images', 'SIDE (×10⁻²)', 'MAD (deg)'];
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((x, c) => x.padEnd(widths[c])).join('  ');
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function registerEvalCommand(program: Command): void {
+  program
+    .command('eval')
+    .description('score depth against ground truth (SIDE, MAD) on a data split')
+    .requiredOption('--data <dir>', 'split folder with depth/ (and mask/), e.g. data/synface/test')
+    .option('--baseline <name>', `one of ${BASELINES.join(', ')}`)
+    .option('--mean-from <dir>', 'split whose average depth the mean baseline uses (default: the sibling train split)')
+    .option('--limit <n>', 'evaluate only the first n images', (v) => Number(v))
+    .option('--json <file>', 'also write the result as JSON')
+    .option('--force', 'overwrite an existing JSON file')
+    .action(async (opts: { data: string; baseline?: string; meanFrom?: string; limit?: number; json?: string; force?: boolean }) => {
+      if (!opts.baseline) throw new Gan3dError('say what to evaluate: --baseline null|mean|ellipsoid.', 'BAD_ARGUMENT');
+      if (!BASELINES.includes(opts.baseline as BaselineName)) {
+        throw new Gan3dError(`unknown baseline "${opts.baseline}": use one of ${BASELINES.join(', ')}.`, 'BAD_ARGUMENT');
+      }
+      if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) {
+        throw new Gan3dError('--limit must be a positive whole number.', 'BAD_ARGUMENT');
+      }
+      const bar = new cliProgress.SingleBar({ format: 'eval {bar} {value}/{total} images', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+      let started = false;
+      const report = await evaluateBaseline(opts.baseline as BaselineName, opts.data, {
+        meanFrom: opts.meanFrom,
+        limit: opts.limit,
+        onProgress: (done, total) => {
+          if (!started && process.stderr.isTTY) {
+            bar.start(total, 0);
+            started = true;
+          }
+          if (started) bar.update(done);
+        },
+      });
+      if (started) bar.stop();
+      process.stdout.write(formatReports([report]));
+      if (opts.json) {
+        await writeFileAtomic(opts.json, JSON.stringify(report, null, 2) + '\n', { force: opts.force });
+        process.stdout.write(`wrote ${opts.json}\n`);
+      }
+    });
+}
