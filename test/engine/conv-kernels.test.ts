@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.js';
 import { compareArrays, compareWithCpu, evaluateOn } from '../../src/engine/compare.js';
+import { conv2dKernel, convCosts, convTuning } from '../../src/engine/kernels/conv2d.js';
 import { conv2dBackpropFilterKernel, filterGradTuning } from '../../src/engine/kernels/conv2d-backprop-filter.js';
-import { conv2dBackpropInputKernel } from '../../src/engine/kernels/conv2d-backprop-input.js';
+import { conv2dBackpropInputKernel, inputGradTuning } from '../../src/engine/kernels/conv2d-backprop-input.js';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from '../../src/engine/kernels/depthwise-backprop.js';
 import type { Pad } from '../../src/engine/kernels/wasm-util.js';
 import { Rng } from '../../src/engine/random.js';
@@ -72,7 +73,12 @@ function size(shape: number[]): number {
 }
 
 async function assertClose(compute: () => tf.Tensor | tf.Tensor[], label: string): Promise<void> {
-  const c = await compareWithCpu(compute);
+  let c: Awaited<ReturnType<typeof compareWithCpu>>;
+  try {
+    c = await compareWithCpu(compute);
+  } catch (e) {
+    throw new Error(`${label}: ${String(e)}`);
+  }
   assert.ok(c.maxRelError <= TOLERANCE, `${label}: max rel. error ${c.maxRelError}`);
 }
 
@@ -91,6 +97,7 @@ function dilateFilter(w: Float32Array, shape: Shape4, d: number): { values: Floa
 test('the wasm backend runs the project conv gradient kernels', async () => {
   await initBackend('wasm');
   assert.equal(tf.getBackend(), 'wasm');
+  assert.equal(tf.getKernel('Conv2D', 'wasm').kernelFunc, conv2dKernel);
   assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm').kernelFunc, conv2dBackpropFilterKernel);
   assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm').kernelFunc, conv2dBackpropInputKernel);
   assert.equal(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm').kernelFunc, depthwiseBackpropFilterKernel);
@@ -104,13 +111,14 @@ test('Conv2DBackpropFilter matches cpu on random configurations', async () => {
     const c = randomCase(rng, i, false);
     const x = rng.normalArray(size(c.xShape));
     const dy = rng.normalArray(size(c.dyShape));
-    // Both strategies on every case; every fourth with a tiny im2col budget, so the batch-chunked path runs too.
-    for (const strategy of ['im2col', 'swapped'] as const) {
+    // Every strategy on every case; every fourth with a tiny im2col budget, so the batch-chunked paths run too.
+    for (const strategy of ['im2col', 'swapped', 'taps'] as const) {
       filterGradTuning.strategy = strategy;
       filterGradTuning.maxColsFloats = i % 4 === 1 ? 64 : 1 << 24;
       try {
         await assertClose(() => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, c.xShape), dy: tf.tensor4d(dy, c.dyShape) },
           attrsOf(c, { filterShape: c.filterShape, dilations: 1 })) as tf.Tensor, `${strategy} ${c.label}`);
+        assert.equal(filterGradTuning.lastPath, strategy);
       } finally {
         filterGradTuning.strategy = 'auto';
         filterGradTuning.maxColsFloats = 1 << 24;
@@ -123,12 +131,93 @@ test('Conv2DBackpropInput matches cpu on random configurations', async () => {
   await initBackend('wasm');
   const rng = new Rng(102);
   for (let i = 0; i < CONFIGS; i++) {
-    const c = randomCase(rng, i, false);
+    const c = i % 6 === 5 ? wholeWindowCase(rng, i) : randomCase(rng, i, false);
     const w = rng.normalArray(size(c.filterShape));
     const dy = rng.normalArray(size(c.dyShape));
-    await assertClose(() => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, c.dyShape), filter: tf.tensor4d(w, c.filterShape) },
-      attrsOf(c, { inputShape: c.xShape, dilations: 1 })) as tf.Tensor, c.label);
+    // Both paths on every case (and the automatic choice); every fourth with a tiny col2im budget (chunks).
+    for (const strategy of ['phase', 'col2im', 'auto'] as const) {
+      inputGradTuning.strategy = strategy;
+      inputGradTuning.maxColsFloats = i % 4 === 1 ? 64 : 1 << 23;
+      try {
+        await assertClose(() => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, c.dyShape), filter: tf.tensor4d(w, c.filterShape) },
+          attrsOf(c, { inputShape: c.xShape, dilations: 1 })) as tf.Tensor, `${strategy} ${c.label}`);
+        if (strategy !== 'auto') assert.equal(inputGradTuning.lastPath, strategy);
+      } finally {
+        inputGradTuning.strategy = 'auto';
+        inputGradTuning.maxColsFloats = 1 << 23;
+      }
+    }
   }
+});
+
+/** A conv whose window covers the whole input ('valid', output 1x1), as in a bottleneck layer. */
+function wholeWindowCase(rng: Rng, i: number): ConvCase {
+  const kh = 1 + rng.int(5);
+  const kw = 1 + rng.int(5);
+  const xShape: Shape4 = [1 + rng.int(4), kh, kw, [1, 3, 8, 16][i % 4]];
+  const filterShape: Shape4 = [kh, kw, xShape[3], [1, 5, 12][i % 3]];
+  const s = 1 + rng.int(2);
+  return {
+    xShape, filterShape, strides: [s, s], dilations: [1, 1], pad: 'valid', dyShape: [xShape[0], 1, 1, filterShape[3]],
+    label: `x=${xShape} f=${filterShape} s=${s} whole window`,
+  };
+}
+
+test('Conv2D matches cpu on random configurations for every path', async () => {
+  await initBackend('wasm');
+  const rng = new Rng(108);
+  for (let i = 0; i < CONFIGS; i++) {
+    // Every third case dilated (strided and dilated at once too: the kernel must hold even where the op refuses).
+    const c = i % 6 === 5 ? wholeWindowCase(rng, i) : randomCase(rng, i, false, i % 3 === 2 ? 2 : 1);
+    const x = rng.normalArray(size(c.xShape));
+    const w = rng.normalArray(size(c.filterShape));
+    for (const strategy of ['xnnpack', 'im2col', 'taps', 'auto'] as const) {
+      convTuning.strategy = strategy;
+      convTuning.maxColsFloats = i % 4 === 1 ? 64 : 1 << 23;
+      try {
+        await assertClose(() => tf.engine().runKernel('Conv2D', { x: tf.tensor4d(x, c.xShape), filter: tf.tensor4d(w, c.filterShape) },
+          attrsOf(c, {})) as tf.Tensor, `${strategy} ${c.label}`);
+        if (strategy !== 'auto') assert.equal(convTuning.lastPath, strategy);
+      } finally {
+        convTuning.strategy = 'auto';
+        convTuning.maxColsFloats = 1 << 23;
+      }
+    }
+  }
+});
+
+test('Conv2D sends a filter it has seen before to XNNPACK, with the same results', async () => {
+  await initBackend('wasm');
+  const rng = new Rng(109);
+  // A new filter of this shape is cheaper by im2col (the XNNPACK operator creation would dominate).
+  const xShape: Shape4 = [2, 8, 8, 128];
+  const filterShape: Shape4 = [4, 4, 128, 64];
+  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 2, 1, 'same');
+  const fresh = convCosts(info, true);
+  assert.ok(fresh.im2col < fresh.xnnpack && fresh.im2col < fresh.taps);
+  const seen = convCosts(info, false);
+  assert.ok(seen.xnnpack < seen.im2col && seen.xnnpack < seen.taps);
+  const xv = rng.normalArray(size(xShape));
+  const wv = rng.normalArray(size(filterShape));
+  const [expected] = await evaluateOn('cpu', () => tf.conv2d(tf.tensor4d(xv, xShape), tf.tensor4d(wv, filterShape), 2, 'same'));
+  const x = tf.tensor4d(xv, xShape);
+  const f = tf.tensor4d(wv, filterShape);
+  const run = () => tf.tidy(() => tf.conv2d(x, f, 2, 'same').dataSync() as Float32Array);
+  const paths: string[] = [];
+  const results: Float32Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    results.push(run());
+    paths.push(convTuning.lastPath);
+  }
+  assert.deepEqual(paths, ['im2col', 'xnnpack', 'xnnpack']);
+  for (const r of results) assert.ok(compareArrays(r, expected).maxRelError <= TOLERANCE);
+  assert.ok(compareArrays(results[0], results[1]).maxRelError <= TOLERANCE);
+  assert.deepEqual(results[1], results[2]);
+  // The same values in a new tensor are a new filter again.
+  const f2 = f.clone();
+  tf.tidy(() => tf.conv2d(x, f2, 2, 'same').dataSync());
+  assert.equal(convTuning.lastPath, 'im2col');
+  tf.dispose([x, f, f2]);
 });
 
 test('DepthwiseConv2dNativeBackpropFilter matches cpu on random configurations', async () => {
@@ -237,20 +326,48 @@ test('the kernels free every intermediate on the wasm heap', async () => {
   const step = () => tf.tidy(() => {
     const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').square().sum())([x, w]);
     const [hx, hw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').square().sum())([x, dw]);
-    return tf.addN([gx.sum(), gw.sum(), hx.sum(), hw.sum()]).dataSync();
+    // A transposed conv too: its forward is Conv2DBackpropInput, its input gradient a Conv2D.
+    const y = tf.conv2d(x, w, 2, 'same');
+    const [tx] = tf.grads((a: tf.Tensor) => tf.conv2dTranspose(a as tf.Tensor4D, w, [2, 9, 9, 3], 2, 'same').square().sum())([y]);
+    return tf.addN([gx.sum(), gw.sum(), hx.sum(), hw.sum(), tx.sum()]).dataSync();
   });
   step();
   const ids = backend.numDataIds();
   const tensors = tf.memory().numTensors;
   try {
-    for (const strategy of ['im2col', 'swapped'] as const) {
+    // Every path of the three conv kernels, each once with a budget small enough to chunk the batch.
+    for (const strategy of ['im2col', 'swapped', 'taps'] as const) {
       filterGradTuning.strategy = strategy;
-      filterGradTuning.maxColsFloats = strategy === 'im2col' ? 300 : 1 << 24;
-      for (let i = 0; i < 2; i++) step();
+      for (const cap of [1 << 24, 300]) {
+        filterGradTuning.maxColsFloats = cap;
+        step();
+      }
+    }
+    filterGradTuning.strategy = 'auto';
+    filterGradTuning.maxColsFloats = 1 << 24;
+    for (const strategy of ['xnnpack', 'im2col', 'taps'] as const) {
+      convTuning.strategy = strategy;
+      for (const cap of [1 << 23, 300]) {
+        convTuning.maxColsFloats = cap;
+        step();
+      }
+    }
+    convTuning.strategy = 'auto';
+    convTuning.maxColsFloats = 1 << 23;
+    for (const strategy of ['phase', 'col2im'] as const) {
+      inputGradTuning.strategy = strategy;
+      for (const cap of [1 << 23, 300]) {
+        inputGradTuning.maxColsFloats = cap;
+        step();
+      }
     }
   } finally {
     filterGradTuning.strategy = 'auto';
     filterGradTuning.maxColsFloats = 1 << 24;
+    convTuning.strategy = 'auto';
+    convTuning.maxColsFloats = 1 << 23;
+    inputGradTuning.strategy = 'auto';
+    inputGradTuning.maxColsFloats = 1 << 23;
   }
   assert.equal(backend.numDataIds(), ids);
   assert.equal(tf.memory().numTensors, tensors);

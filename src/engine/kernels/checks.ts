@@ -25,6 +25,22 @@ export const kernelChecks: KernelCheck[] = [
     },
   },
   {
+    // Paths im2col then XNNPACK (the bottleneck conv: a new filter, then the same filter again), and taps twice
+    // (one output channel, where XNNPACK is slow even with its operator cached).
+    kernel: 'Conv2D',
+    build: (rng) => {
+      const x = rng.normalArray(2 * 4 * 4 * 32);
+      const w = rng.normalArray(4 * 4 * 32 * 16);
+      const y = rng.normalArray(2 * 16 * 16 * 8);
+      const v = rng.normalArray(5 * 5 * 8);
+      return () => {
+        const [xt, wt] = [tf.tensor4d(x, [2, 4, 4, 32]), tf.tensor4d(w, [4, 4, 32, 16])];
+        const [yt, vt] = [tf.tensor4d(y, [2, 16, 16, 8]), tf.tensor4d(v, [5, 5, 8, 1])];
+        return [tf.conv2d(xt, wt, 1, 'valid'), tf.conv2d(xt, wt, 1, 'valid'), tf.conv2d(yt, vt, 1, 'same'), tf.conv2d(yt, vt, 1, 'same')];
+      };
+    },
+  },
+  {
     // Through conv2d's filter gradient, stride 2 'same' as in the reference net's downsampling layers.
     kernel: 'Conv2DBackpropFilter',
     build: (rng) => {

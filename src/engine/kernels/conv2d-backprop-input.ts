@@ -1,10 +1,25 @@
-// Conv2DBackpropInput (transposed convolution) for wasm, built on the stock XNNPACK Conv2D.
-// The stock kernel is a scalar loop (~10x slower than forward). Here a stride-s transposed convolution is split
-// into its s*s output phases: phase r of each axis is a stride-1 correlation of dy with the taps r, r+s, ...
-// of the flipped filter. All phases are stacked as output channels of ONE stride-1 Conv2D, and a copy loop
-// interleaves them back into dx (depth-to-space) while cropping the padding.
+// Conv2DBackpropInput (transposed convolution) for wasm. The stock kernel is a scalar loop (~10x slower than
+// forward), so two other ways, chosen by the cost model:
+// - 'phase': a stride-s transposed convolution split into its s*s output phases: phase r of each axis is a
+//   stride-1 correlation of dy with the taps r, r+s, ... of the flipped filter. All phases are stacked as output
+//   channels of ONE stride-1 Conv2D, and a copy loop interleaves them back into dx (depth-to-space) while
+//   cropping the padding. Its filter is new on every call, which costs XNNPACK ~10 ns per weight.
+// - 'col2im': colsT [kh*kw*ci, N*oh*ow] = filter [kh*kw*ci, co] x dyT [co, N*oh*ow], then each column is added
+//   into the dx pixels its window covers. The filter is the matmul's A operand as stored (never packed); only
+//   the transposed dy is packed. Exact work (no phase padding), so it wins for small spatial sizes and large
+//   filters, e.g. the 1x1 -> 4x4 transposed conv of a bottleneck (12 ms -> under 1 ms at batch 8).
 import * as tf from '@tensorflow/tfjs';
+import { convCosts } from './conv2d.js';
+import { copyNs, costs, gemmNs } from './cost-model.js';
 import { explicitPad, WasmScope, type Pad, type RoundingMode } from './wasm-util.js';
+
+/** Strategy override, memory cap and the path of the last call; exported for tests and benchmarks. */
+export const inputGradTuning = {
+  strategy: 'auto' as 'auto' | 'phase' | 'col2im',
+  /** Largest colsT buffer (floats) before the batch is split into chunks. */
+  maxColsFloats: 1 << 23,
+  lastPath: 'phase' as 'phase' | 'col2im',
+};
 
 /** How one spatial axis of a transposed convolution maps onto a stride-1 "phase" convolution over dy. */
 export interface PhaseAxis {
@@ -95,6 +110,8 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   const ay = planPhaseAxis(inH, info.outHeight, kh, sy, info.padInfo.top);
   const ax = planPhaseAxis(inW, info.outWidth, kw, sx, info.padInfo.left);
   const phaseChannels = sy * sx * ci;
+  const strategy = inputGradTuning.strategy === 'auto' ? cheaperPath(info, ay, ax) : inputGradTuning.strategy;
+  inputGradTuning.lastPath = strategy;
 
   return WasmScope.run(args.backend, (s) => {
     if (tf.util.sizeFromShape(dy.shape) === 0 || tf.util.sizeFromShape(filter.shape) === 0) {
@@ -102,6 +119,7 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
       s.view(zeros).fill(0);
       return zeros;
     }
+    if (strategy === 'col2im') return col2imPath(s, dy, filter, info);
     // Stacked sub-filters g [tapsY, tapsX, co, phases*ci], flipped, zero where a phase has fewer taps.
     const g = s.alloc([ay.taps, ax.taps, co, phaseChannels]);
     const gv = s.view(g);
@@ -134,6 +152,72 @@ function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
     interleavePhases(s.view(z), s.view(dx), n, inH, inW, ci, ay, ax, sy, sx, info.padInfo.top, info.padInfo.left, 1, false);
     return dx;
   });
+}
+
+/** Cost-model choice: the phase conv (build g, a conv with a new filter, interleave) against matmul + col2im. */
+function cheaperPath(info: tf.backend_util.Conv2DInfo, ay: PhaseAxis, ax: PhaseAxis): 'phase' | 'col2im' {
+  const { batchSize: n, inHeight: inH, inWidth: inW, inChannels: ci, outChannels: co, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sy, strideWidth: sx } = info;
+  const gSize = ay.taps * ax.taps * co * sy * sx * ci;
+  const phaseInfo = tf.backend_util.computeConv2DInfo(
+    [n, oh, ow, co], [ay.taps, ax.taps, co, sy * sx * ci], 1, 1, explicitPad(ay.before, ay.after, ax.before, ax.after),
+  );
+  const conv = convCosts(phaseInfo, true);
+  const phase = costs.loopFloat * gSize + Math.min(conv.xnnpack, conv.im2col, conv.taps) + copyNs(n * inH * inW, ci);
+  const p = n * oh * ow;
+  const k = kh * kw * ci;
+  const col2im = costs.scatterFloat * p * co + gemmNs(k, co, p, true) + costs.scatterFloat * k * p + costs.fillFloat * n * inH * inW * ci;
+  return col2im < phase ? 'col2im' : 'phase';
+}
+
+/** dx = col2im(filter [kh*kw*ci, co] x dyT [co, P]), batch-chunked so colsT stays under the cap. */
+function col2imPath(s: WasmScope, dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const { batchSize: n, outChannels: co, outHeight: oh, outWidth: ow, inChannels: ci } = info;
+  const k = info.filterHeight * info.filterWidth * ci;
+  const pixels = oh * ow;
+  const w2 = s.reshape(filter, [k, co]);
+  const dx = s.alloc(info.inShape);
+  s.view(dx).fill(0);
+  const chunk = Math.max(1, Math.min(n, Math.floor(inputGradTuning.maxColsFloats / (k * pixels))));
+  for (let b0 = 0; b0 < n; b0 += chunk) {
+    const nb = Math.min(chunk, n - b0);
+    const dyT = s.transpose2d(dy, b0 * pixels * co, nb * pixels, co);
+    const colsT = s.matMul(w2, dyT);
+    scatterColumns(s.view(colsT), s.view(dx), info, b0, nb);
+    s.free(colsT);
+    s.free(dyT);
+  }
+  return dx;
+}
+
+/** dx[b0 + b, oy*sy + ky - top, ox*sx + kx - left, c] += colsT[(ky, kx, c), (b, oy, ox)] where inside dx. */
+function scatterColumns(cv: Float32Array, dxv: Float32Array, info: tf.backend_util.Conv2DInfo, b0: number, nb: number): void {
+  const { inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sy, strideWidth: sx } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const cols = nb * oh * ow;
+  const step = sx * ci;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const off = kx - left;
+      const ox0 = off >= 0 ? 0 : Math.ceil(-off / sx);
+      const ox1 = Math.min(ow, Math.floor((w - 1 - off) / sx) + 1);
+      if (ox1 <= ox0) continue;
+      for (let c = 0; c < ci; c++) {
+        const row = ((ky * kw + kx) * ci + c) * cols;
+        for (let b = 0; b < nb; b++) {
+          for (let oy = 0; oy < oh; oy++) {
+            const iy = oy * sy + ky - top;
+            if (iy < 0 || iy >= h) continue;
+            let src = row + (b * oh + oy) * ow + ox0;
+            let dst = (((b0 + b) * h + iy) * w + ox0 * sx + off) * ci + c;
+            for (let ox = ox0; ox < ox1; ox++, src++, dst += step) dxv[dst] += cv[src];
+          }
+        }
+      }
+    }
+  }
 }
 
 export const conv2dBackpropInputKernel: tf.KernelFunc = conv2dBackpropInput as tf.KernelFunc;
