@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { isGan3dError } from '../engine/errors.js';
 import { registerStartCommand } from './start.js';
 import { registerEngineCommand } from './engine.js';
+import { registerDataCommand } from './data.js';
 import { registerEvalCommand } from './eval.js';
 
 const program = new Command();
@@ -14,6 +15,7 @@ program
 
 registerStartCommand(program);
 registerEngineCommand(program);
+registerDataCommand(program);
 registerEvalCommand(program);
 
 try {
