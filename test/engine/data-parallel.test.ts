@@ -76,7 +76,7 @@ test('data-parallel steps do not grow the tensor count', async () => {
   }
 });
 
-for (const workers of [0, 1]) {
+for (const workers of [0, 1, 2]) {
   test(`shared Adam on ${workers + 1} thread(s) follows tf.train.adam on full-batch gradients`, async () => {
     const dp = await DataParallel.create(spec, { workers, adam: { learningRate: 0.05 } });
     const reference = createReplica({ seed: 3 });

@@ -35,20 +35,31 @@ export function adamUpdateRange(
   const { weights, firstMoment: m, secondMoment: v, grads } = buffers;
   const total = shardSizes.reduce((a, b) => a + b, 0);
   const share = shardSizes.map((s) => s / total);
-  const { beta1, beta2, learningRate, epsilon } = config;
-  const correction1 = 1 - Math.pow(beta1, step);
-  const correction2 = 1 - Math.pow(beta2, step);
-  const threads = grads.length;
+  const { beta1, beta2, epsilon } = config;
+  const stepSize = config.learningRate / (1 - Math.pow(beta1, step));
+  const secondScale = 1 / (1 - Math.pow(beta2, step));
+  const keep1 = 1 - beta1;
+  const keep2 = 1 - beta2;
+  // More than two threads: fold the extra gradients into the second buffer first, so the hot loop below stays
+  // a fixed two-term sum (a per-element helper or inner loop there doubled its time).
   const g0 = grads[0];
+  const g1 = grads.length > 1 ? grads[1] : grads[0];
   const s0 = share[0];
+  const s1 = grads.length > 1 ? share[1] : 0;
+  if (grads.length > 2) {
+    for (let t = 2; t < grads.length; t++) {
+      const gt = grads[t];
+      const r = share[t] / s1;
+      for (let i = start; i < end; i++) g1[i] += gt[i] * r;
+    }
+  }
   for (let i = start; i < end; i++) {
-    let g = g0[i] * s0;
-    for (let t = 1; t < threads; t++) g += grads[t][i] * share[t];
-    const mi = beta1 * m[i] + (1 - beta1) * g;
-    const vi = beta2 * v[i] + (1 - beta2) * g * g;
+    const g = g0[i] * s0 + g1[i] * s1;
+    const mi = beta1 * m[i] + keep1 * g;
+    const vi = beta2 * v[i] + keep2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    weights[i] -= (learningRate * (mi / correction1)) / (Math.sqrt(vi / correction2) + epsilon);
+    weights[i] -= (stepSize * mi) / (Math.sqrt(vi * secondScale) + epsilon);
   }
 }
 
