@@ -1,6 +1,7 @@
 // `gan3d eval`: SIDE/MAD of a baseline (or, later, a model) on a split with ground-truth depth.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import fs from 'node:fs';
 import { Gan3dError } from '../engine/errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { BASELINES, evaluateBaseline, type BaselineName, type EvaluationReport } from '../pipelines/evaluate.js';
@@ -35,6 +36,9 @@ export function registerEvalCommand(program: Command): void {
       }
       if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) {
         throw new Gan3dError('--limit must be a positive whole number.', 'BAD_ARGUMENT');
+      }
+      if (opts.json && !opts.force && fs.existsSync(opts.json)) {
+        throw new Gan3dError(`${opts.json} already exists: pass --force to overwrite it.`, 'OUTPUT_EXISTS');
       }
       const bar = new cliProgress.SingleBar({ format: 'eval {bar} {value}/{total} images', hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
       let started = false;
