@@ -88,6 +88,13 @@ export interface DataParallelOptions {
   adam?: Partial<AdamConfig>;
 }
 
+/** Adam's moments and step count (flat, in variable order), as saved in checkpoints. */
+export interface AdamState {
+  step: number;
+  firstMoment: Float32Array;
+  secondMoment: Float32Array;
+}
+
 function sharedFloats(n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(n * 4));
 }
@@ -156,6 +163,25 @@ export class DataParallel {
   /** Adam steps taken so far (for checkpoints). */
   get adamSteps(): number {
     return this.adamStep;
+  }
+
+  /** Copies of the shared Adam moments and the step count, for checkpoints. */
+  exportAdamState(): AdamState {
+    return { step: this.adamStep, firstMoment: this.buffers.firstMoment.slice(), secondMoment: this.buffers.secondMoment.slice() };
+  }
+
+  /** Restores Adam moments and step count from a checkpoint; every thread reads them from the shared buffers. */
+  importAdamState(state: AdamState): void {
+    const n = this.buffers.weights.length;
+    if (state.firstMoment.length !== n || state.secondMoment.length !== n || !Number.isInteger(state.step) || state.step < 0) {
+      throw new Gan3dError(
+        `Adam state does not fit this model: ${state.firstMoment.length}/${state.secondMoment.length} moments for ${n} parameters.`,
+        'CHECKPOINT_INCOMPATIBLE',
+      );
+    }
+    this.buffers.firstMoment.set(state.firstMoment);
+    this.buffers.secondMoment.set(state.secondMoment);
+    this.adamStep = state.step;
   }
 
   private expect(w: Worker): Promise<WorkerReply> {

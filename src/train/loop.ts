@@ -1,0 +1,430 @@
+// The one training loop every trainer shares. A Trainer supplies the model (a replica for DataParallel, or a replica
+// built in this thread), batches from a resumable data iterator, and optionally sample grids and evaluation; the loop
+// does the rest: Adam steps on all cores, a progress bar, a JSONL log, sample grids, checkpoints, exact resume and a
+// clean stop on Ctrl-C. "Exact" means a resumed run computes the same bits as one that never stopped: the checkpoint
+// holds the weights, Adam's moments and step count, the loop's Rng state and the data iterator's position.
+import * as tf from '@tensorflow/tfjs';
+import cliProgress from 'cli-progress';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { backendInfo, initBackend } from '../engine/backend.js';
+import { Gan3dError } from '../engine/errors.js';
+import { DataParallel, defaultWorkerCount, type Batch, type Replica, type ReplicaSpec } from '../engine/parallel/data-parallel.js';
+import { ADAM_DEFAULTS, type AdamConfig } from '../engine/parallel/flat-adam.js';
+import { Rng } from '../engine/random.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type VariableSpec } from '../io/checkpoint.js';
+import { memorySnapshot } from './memory.js';
+import { LocalAdamStepper, type Stepper } from './stepper.js';
+
+/** A data iterator's saved state; `epoch` counts completed passes over the data. */
+export interface DataState {
+  epoch: number;
+  [key: string]: unknown;
+}
+
+export interface TrainerContext {
+  step: number;
+  epoch: number;
+  /** The main thread's replica, holding the current weights. */
+  replica: Replica;
+  outDir: string;
+}
+
+export interface Trainer {
+  /** Model kind, written into checkpoints and checked on resume (e.g. "photogeo"). */
+  readonly kind: string;
+  /** The model's full typed config (JSON-serializable): printed into every checkpoint, must match on resume. */
+  readonly config: unknown;
+  /** Module + config for DataParallel (training on every core). */
+  readonly replicaSpec?: ReplicaSpec;
+  /** Or a replica built in this thread: trained single-threaded with the same Adam. */
+  readonly replica?: Replica;
+  readonly adam?: Partial<AdamConfig>;
+  /** Stable names for the checkpoint manifest, in variable order (default: tf names, or var<i> for unnamed ones). */
+  readonly variableNames?: string[];
+  /** Examples in one epoch: needed when training is given in epochs. */
+  readonly examplesPerEpoch?: number;
+  /** The next training batch; draws any randomness (augmentation, noise) from `rng` only. */
+  nextBatch(rng: Rng, batchSize: number): Batch;
+  getDataState(): DataState;
+  setDataState(state: DataState): void;
+  /** Any further state a trainer keeps between steps (JSON-serializable). */
+  getState?(): unknown;
+  setState?(state: unknown): void;
+  /** A PNG sample grid for the current weights (see grid.ts). */
+  makeSampleGrid?(ctx: TrainerContext): Promise<Uint8Array>;
+  evaluate?(ctx: TrainerContext): Promise<Record<string, number>>;
+}
+
+/** The loop's hyperparameters: written into every checkpoint beside the trainer's config. */
+export interface TrainingConfig {
+  batchSize: number;
+  /** Total optimizer steps (or derived from epochs). */
+  maxSteps: number;
+  epochs: number | null;
+  seed: number;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  sampleEvery: number;
+  evalEvery: number;
+  logEvery: number;
+  adam: AdamConfig;
+}
+
+export const TRAINING_DEFAULTS = {
+  seed: 0,
+  checkpointEvery: 1000,
+  keepCheckpoints: 2,
+  sampleEvery: 0,
+  evalEvery: 0,
+  logEvery: 10,
+} as const;
+
+export interface StepInfo {
+  step: number;
+  epoch: number;
+  loss: number;
+  stepper: Stepper;
+}
+
+export interface RunOptions {
+  trainer: Trainer;
+  outDir: string;
+  /** Continue from the newest checkpoint in outDir. */
+  resume?: boolean;
+  /** Start afresh in a folder that holds a run (deletes its log, samples and checkpoints). */
+  force?: boolean;
+  /** Give exactly one of maxSteps and epochs; a resumed run may raise either. */
+  maxSteps?: number;
+  epochs?: number;
+  batchSize: number;
+  seed?: number;
+  /** Steps between checkpoints (0: only at the end or on a stop). */
+  checkpointEvery?: number;
+  keepCheckpoints?: number;
+  /** Steps between sample grids (0: never). */
+  sampleEvery?: number;
+  /** Steps between evaluations (0: never). */
+  evalEvery?: number;
+  /** Steps per log line (each line carries the mean loss over its steps). */
+  logEvery?: number;
+  /** Worker threads beside the main one (default GAN3D_THREADS − 1 or one per extra core). */
+  workers?: number;
+  quiet?: boolean;
+  /** Called after the step that finished an epoch. */
+  onEpochEnd?: (ctx: TrainerContext) => void | Promise<void>;
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  /** Save and stop on SIGINT/SIGTERM (default true). */
+  handleSignals?: boolean;
+  /** Aborting it stops the run like Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  status: 'completed' | 'interrupted';
+  step: number;
+  epoch: number;
+  /** The loss of the last step (NaN if no step ran in this session). */
+  loss: number;
+  checkpoint: string;
+  outDir: string;
+}
+
+export interface LogLine {
+  type: 'start' | 'train' | 'eval' | 'checkpoint' | 'stop';
+  step: number;
+  [key: string]: unknown;
+}
+
+const RUN_FILES = ['log.jsonl', 'checkpoints', 'samples'];
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function positiveInt(name: string, v: number | undefined, allowZero: boolean): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) {
+    throw new Gan3dError(`${name} must be a whole number ≥ ${allowZero ? 0 : 1}, got ${v}.`, 'TRAIN_BAD_OPTION');
+  }
+}
+
+function trainingConfig(o: RunOptions): TrainingConfig {
+  positiveInt('batchSize', o.batchSize, false);
+  positiveInt('maxSteps', o.maxSteps, false);
+  positiveInt('epochs', o.epochs, false);
+  positiveInt('checkpointEvery', o.checkpointEvery, true);
+  positiveInt('keepCheckpoints', o.keepCheckpoints, false);
+  positiveInt('sampleEvery', o.sampleEvery, true);
+  positiveInt('evalEvery', o.evalEvery, true);
+  positiveInt('logEvery', o.logEvery, false);
+  if ((o.maxSteps === undefined) === (o.epochs === undefined)) {
+    throw new Gan3dError('Give exactly one of maxSteps (--steps) and epochs (--epochs).', 'TRAIN_BAD_OPTION');
+  }
+  let maxSteps = o.maxSteps ?? 0;
+  if (o.epochs !== undefined) {
+    const n = o.trainer.examplesPerEpoch;
+    if (!n) throw new Gan3dError(`The "${o.trainer.kind}" trainer does not know its epoch size: give a step count instead.`, 'TRAIN_BAD_OPTION');
+    maxSteps = Math.ceil((o.epochs * n) / o.batchSize);
+  }
+  return {
+    batchSize: o.batchSize,
+    maxSteps,
+    epochs: o.epochs ?? null,
+    seed: o.seed ?? TRAINING_DEFAULTS.seed,
+    checkpointEvery: o.checkpointEvery ?? TRAINING_DEFAULTS.checkpointEvery,
+    keepCheckpoints: o.keepCheckpoints ?? TRAINING_DEFAULTS.keepCheckpoints,
+    sampleEvery: o.sampleEvery ?? TRAINING_DEFAULTS.sampleEvery,
+    evalEvery: o.evalEvery ?? TRAINING_DEFAULTS.evalEvery,
+    logEvery: o.logEvery ?? TRAINING_DEFAULTS.logEvery,
+    adam: { ...ADAM_DEFAULTS, ...o.trainer.adam },
+  };
+}
+
+function variableSpecs(trainer: Trainer, variables: tf.Variable[]): VariableSpec[] {
+  const names = trainer.variableNames;
+  if (names && names.length !== variables.length) {
+    throw new Gan3dError(`The trainer names ${names.length} variables but its model has ${variables.length}.`, 'TRAIN_BAD_OPTION');
+  }
+  // tfjs names unnamed variables by a process-wide counter, which differs between runs: use the position instead.
+  return variables.map((v, i) => ({ name: names?.[i] ?? (/^\d+$/.test(v.name) ? `var${i}` : v.name), shape: [...v.shape] }));
+}
+
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
+
+/** A resumed run must train the same model on the same data the same way; only its length may change. */
+function checkResumeConfig(ckpt: LoadedCheckpoint, trainer: Trainer, config: TrainingConfig): void {
+  const saved = (ckpt.config ?? {}) as { trainer?: unknown; training?: Partial<TrainingConfig> };
+  const differ = (what: string) =>
+    new Gan3dError(
+      `Checkpoint ${ckpt.path} has an incompatible config: ${what} differs from this run's. Resume with the settings it was trained with ` +
+        '(see its checkpoint.json), or start a new run with --force.',
+      'CHECKPOINT_INCOMPATIBLE',
+    );
+  if (canonical(saved.trainer) !== canonical(JSON.parse(JSON.stringify(trainer.config ?? null)))) throw differ('the model/trainer config');
+  const t = saved.training ?? {};
+  if (t.batchSize !== config.batchSize) throw differ(`the batch size (${t.batchSize} vs ${config.batchSize})`);
+  if (t.seed !== config.seed) throw differ(`the seed (${t.seed} vs ${config.seed})`);
+  if (canonical(t.adam) !== canonical(config.adam)) throw differ('the Adam config');
+}
+
+/** Keeps log lines up to the checkpoint's step, so a resumed run's log reads as if it had never stopped. */
+async function trimLog(logPath: string, step: number): Promise<void> {
+  let text: string;
+  try {
+    text = await fs.readFile(logPath, 'utf8');
+  } catch {
+    return;
+  }
+  const kept = text.split('\n').filter((line) => {
+    try {
+      const parsed = JSON.parse(line) as LogLine;
+      return typeof parsed.step === 'number' && parsed.step <= step;
+    } catch {
+      return false; // a half-written last line from a crash
+    }
+  });
+  await writeFileAtomic(logPath, kept.map((l) => `${l}\n`).join(''), { force: true });
+}
+
+function stepName(step: number): string {
+  return `step-${String(step).padStart(6, '0')}.png`;
+}
+
+/** Runs (or resumes) training; resolves when maxSteps is reached or a stop was requested and the checkpoint is saved. */
+export async function runTraining(options: RunOptions): Promise<RunResult> {
+  const { trainer } = options;
+  const config = trainingConfig(options);
+  await initBackend();
+  const outDir = path.resolve(options.outDir);
+  const ckptRoot = path.join(outDir, 'checkpoints');
+  const logPath = path.join(outDir, 'log.jsonl');
+  const samplesDir = path.join(outDir, 'samples');
+
+  let resumeFrom: string | null = null;
+  if (options.resume) {
+    resumeFrom = await latestCheckpoint(ckptRoot);
+    if (!resumeFrom) throw new Gan3dError(`Nothing to resume: ${ckptRoot} holds no checkpoint. Start without --resume.`, 'TRAIN_NO_CHECKPOINT');
+  } else {
+    const found = [];
+    for (const f of RUN_FILES) if (await exists(path.join(outDir, f))) found.push(f);
+    if (found.length > 0 && !options.force) {
+      throw new Gan3dError(
+        `${outDir} already holds a training run (${found.join(', ')}): pass --resume to continue it or --force to start over.`,
+        'TRAIN_RUN_EXISTS',
+      );
+    }
+    for (const f of found) await fs.rm(path.join(outDir, f), { recursive: true, force: true });
+  }
+  await fs.mkdir(outDir, { recursive: true });
+
+  let stepper: Stepper;
+  if (trainer.replicaSpec) {
+    stepper = await DataParallel.create(trainer.replicaSpec, { workers: options.workers ?? defaultWorkerCount(), adam: config.adam });
+  } else if (trainer.replica) {
+    stepper = new LocalAdamStepper(trainer.replica, config.adam);
+  } else {
+    throw new Gan3dError(`The "${trainer.kind}" trainer gives neither a replicaSpec nor a replica.`, 'TRAIN_BAD_OPTION');
+  }
+
+  const replica = stepper.replica;
+  const specs = variableSpecs(trainer, replica.variables);
+  const rng = new Rng(config.seed);
+  let step = 0;
+  let elapsedBefore = 0;
+  let metrics: Record<string, number> = {};
+  let bar: cliProgress.SingleBar | null = null;
+  let stopRequested = false;
+  let signalsSeen = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalsSeen++;
+    if (signalsSeen > 1) {
+      // A second Ctrl-C means "now": restore the default handling and re-raise.
+      removeHandlers();
+      process.kill(process.pid, sig);
+      return;
+    }
+    stopRequested = true;
+    if (!options.quiet) process.stderr.write(`\n${sig}: saving a checkpoint after this step (press again to quit at once)\n`);
+  };
+  const removeHandlers = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  const onAbort = () => (stopRequested = true);
+
+  try {
+    if (resumeFrom) {
+      const ckpt = await loadCheckpoint(resumeFrom, { kind: trainer.kind, variables: specs });
+      // A resume that names no seed continues with the run's own.
+      const savedSeed = (ckpt.config as { training?: { seed?: unknown } } | null)?.training?.seed;
+      if (options.seed === undefined && typeof savedSeed === 'number') {
+        config.seed = savedSeed;
+      }
+      checkResumeConfig(ckpt, trainer, config);
+      ckpt.variables.forEach((v, i) => tf.tidy(() => replica.variables[i].assign(tf.tensor(v.data, v.shape))));
+      stepper.syncFromReplica();
+      if (ckpt.optimizer) stepper.importAdamState(ckpt.optimizer);
+      const rngState = ckpt.rng?.train;
+      if (!rngState || rngState.length !== 5) throw new Gan3dError(`Checkpoint ${ckpt.path} has no training Rng state.`, 'CHECKPOINT_CORRUPT');
+      rng.setState(rngState);
+      trainer.setDataState(ckpt.data as DataState);
+      if (trainer.setState && ckpt.state !== undefined) trainer.setState(ckpt.state);
+      step = ckpt.step;
+      elapsedBefore = ckpt.elapsedSeconds ?? 0;
+      metrics = ckpt.metrics ?? {};
+      await trimLog(logPath, step);
+    }
+
+    const sessionStart = performance.now();
+    const wall = () => elapsedBefore + (performance.now() - sessionStart) / 1000;
+    const log = (line: LogLine) => fs.appendFile(logPath, `${JSON.stringify({ ...line, time: new Date().toISOString() })}\n`);
+    const epochNow = () => trainer.getDataState().epoch;
+    const ctx = (): TrainerContext => ({ step, epoch: epochNow(), replica, outDir });
+    let lastSaved = resumeFrom ? step : -1;
+    let lastCheckpoint = resumeFrom ?? '';
+
+    const save = async () => {
+      const adam = stepper.exportAdamState();
+      lastCheckpoint = await saveCheckpoint(
+        ckptRoot,
+        {
+          kind: trainer.kind,
+          config: { trainer: trainer.config, training: config },
+          step,
+          epoch: epochNow(),
+          variables: replica.variables.map((v, i) => ({ ...specs[i], data: Float32Array.from(v.dataSync() as Float32Array) })),
+          optimizer: { kind: 'adam', step: adam.step, config: { ...stepper.adam }, firstMoment: adam.firstMoment, secondMoment: adam.secondMoment },
+          rng: { train: rng.getState() },
+          data: trainer.getDataState(),
+          state: trainer.getState?.(),
+          metrics,
+          elapsedSeconds: wall(),
+          engine: { ...backendInfo(), dataParallelThreads: stepper.threads, tfjs: tf.version.tfjs, node: process.version, platform: process.platform },
+        },
+        { keep: config.keepCheckpoints },
+      );
+      lastSaved = step;
+      await log({ type: 'checkpoint', step, path: path.relative(outDir, lastCheckpoint) });
+    };
+
+    await log({ type: 'start', step, resumed: resumeFrom !== null, threads: stepper.threads, config: { trainer: trainer.config, training: config } });
+    if (options.handleSignals ?? true) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+    options.signal?.addEventListener('abort', onAbort);
+    if (options.signal?.aborted) stopRequested = true;
+
+    if (!options.quiet && process.stderr.isTTY) {
+      bar = new cliProgress.SingleBar(
+        { format: `${trainer.kind} {bar} {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}`, hideCursor: true, stream: process.stderr, etaBuffer: 50 },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(config.maxSteps, step, { loss: '-', ips: '-' });
+    }
+
+    let windowLoss = 0;
+    let windowSteps = 0;
+    let windowStart = performance.now();
+    let lastLoss = Number.NaN;
+    while (step < config.maxSteps && !stopRequested) {
+      const epochBefore = epochNow();
+      const batch = trainer.nextBatch(rng, config.batchSize);
+      const loss = await stepper.step(batch);
+      step++;
+      lastLoss = loss;
+      if (!Number.isFinite(loss)) {
+        throw new Gan3dError(
+          `The loss is ${loss} at step ${step}: training diverged. Lower the learning rate, or resume from an earlier checkpoint.`,
+          'TRAIN_DIVERGED',
+        );
+      }
+      windowLoss += loss;
+      windowSteps++;
+      const epoch = epochNow();
+
+      if (step % config.logEvery === 0 || step === config.maxSteps) {
+        const seconds = (performance.now() - windowStart) / 1000;
+        const ips = (windowSteps * config.batchSize) / Math.max(seconds, 1e-9);
+        await log({ type: 'train', step, epoch, loss: windowLoss / windowSteps, lastLoss: loss, imagesPerSec: Math.round(ips * 100) / 100, wallSeconds: Math.round(wall() * 1000) / 1000, ...memorySnapshot() });
+        bar?.update(step, { loss: (windowLoss / windowSteps).toPrecision(4), ips: ips.toFixed(1) });
+        windowLoss = 0;
+        windowSteps = 0;
+        windowStart = performance.now();
+      } else {
+        bar?.update(step);
+      }
+      if (config.sampleEvery > 0 && step % config.sampleEvery === 0 && trainer.makeSampleGrid) {
+        await writeFileAtomic(path.join(samplesDir, stepName(step)), await trainer.makeSampleGrid(ctx()), { force: true });
+      }
+      if (config.evalEvery > 0 && step % config.evalEvery === 0 && trainer.evaluate) {
+        metrics = await trainer.evaluate(ctx());
+        await log({ type: 'eval', step, epoch, ...metrics });
+      }
+      if (epoch > epochBefore && options.onEpochEnd) await options.onEpochEnd({ step, epoch: epochBefore, replica, outDir });
+      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0) await save();
+      if (options.onStep) await options.onStep({ step, epoch, loss, stepper });
+    }
+    if (lastSaved !== step) await save();
+    const status = step < config.maxSteps ? 'interrupted' : 'completed';
+    await log({ type: 'stop', step, status, wallSeconds: Math.round(wall() * 1000) / 1000 });
+    return { status, step, epoch: epochNow(), loss: lastLoss, checkpoint: lastCheckpoint, outDir };
+  } finally {
+    bar?.stop();
+    removeHandlers();
+    options.signal?.removeEventListener('abort', onAbort);
+    await stepper.dispose();
+    // The loop built this replica, so it frees it; the trained weights live on in the checkpoint.
+    if (trainer.replicaSpec) tf.dispose(stepper.replica.variables);
+  }
+}
