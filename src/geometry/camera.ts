@@ -61,7 +61,8 @@ export interface Intrinsics {
   c: number;
 }
 
-export function intrinsics(cam: CameraConfig): Intrinsics {
+/** Intrinsics of a camera; only its size and field of view matter. */
+export function intrinsics(cam: Pick<CameraConfig, 'size' | 'fovDeg'>): Intrinsics {
   const c = (cam.size - 1) / 2;
   return { f: c / Math.tan((cam.fovDeg * Math.PI) / 360), c };
 }

@@ -1,15 +1,16 @@
-// Surface normals of a depth map, by central differences on its back-projected 3-D grid.
+// Surface normals of a depth map, by central differences on its back-projected 3-D grid, as tensors
+// (depth-grid.ts `depthNormals` is the same maths on plain arrays).
 import * as tf from '@tensorflow/tfjs';
 import type { CameraConfig } from './camera.js';
+import { NORMAL_EPS } from './depth-grid.js';
 import { depthToPoints } from './points.js';
 
-/** Added to the normal's length before dividing, so flat or degenerate spots do not divide by zero. */
-export const NORMAL_EPS = 1e-7;
+export { NORMAL_EPS };
 
 /**
  * Normals [N, S, S, 3] of depth [N, S, S, 1]: n = t_u x t_v with t_u = P(i, j+1) - P(i, j-1) and
- * t_v = P(i+1, j) - P(i-1, j), normalised. The 1-pixel border, which has no central difference, gets (0, 0, 1).
- * With y pointing down, a fronto-parallel plane gets n = (0, 0, +1): normals point away from the camera.
+ * t_v = P(i+1, j) - P(i-1, j), divided by |n| + NORMAL_EPS. The 1-pixel border, which has no central difference,
+ * gets (0, 0, 1). With y pointing down, a fronto-parallel plane gets n = (0, 0, +1): normals point away from the camera.
  */
 export function depthToNormals(depth: tf.Tensor4D, cam: CameraConfig): tf.Tensor4D {
   return tf.tidy(() => {

@@ -7,7 +7,7 @@
 // (black, the background) is the farthest, 1.1. The quantisation step is (max − min)/65535 ≈ 3e-6 for synface.
 import { Gan3dError } from '../engine/errors.js';
 import { type WriteOptions } from './atomic-write.js';
-import type { DepthMap } from './depth-grid.js';
+import type { DepthMap } from '../geometry/depth-grid.js';
 import { readPng16Grey, writePng16Grey } from './png.js';
 import { centerSquare, cropChannel, resizeBilinear } from './resample.js';
 

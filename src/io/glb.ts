@@ -3,7 +3,7 @@
 import { Document, NodeIO, TextureInfo } from '@gltf-transform/core';
 import { writeFileAtomic, type WriteOptions } from './atomic-write.js';
 import { METRIC_FRAME, resolveFrame, toExportNormals, toExportPositions, type ExportFrame } from './export-frame.js';
-import type { DepthMesh } from './mesh.js';
+import type { DepthMesh } from '../geometry/depth-mesh.js';
 import { encodePng8 } from './png.js';
 
 export interface GlbOptions {

@@ -1,18 +1,6 @@
 // Public API of gan3d's file input/output.
 export { writeFileAtomic, writeFilesAtomic, type OutputFile, type WriteOptions } from './atomic-write.js';
 export {
-  backProject,
-  checkDepthMap,
-  DEFAULT_FOV_DEG,
-  depthNormals,
-  gridNormals,
-  intrinsics,
-  NORMAL_EPS,
-  type CameraSpec,
-  type DepthMap,
-  type NormalScaling,
-} from './depth-grid.js';
-export {
   decodeDepth16,
   encodeDepth16,
   readDepthPng,
@@ -38,8 +26,7 @@ export {
   type ReadImageOptions,
   type ResizeKernel,
 } from './image.js';
-export { buildDepthMesh, type BuildMeshOptions, type DepthMesh } from './mesh.js';
-export { exportDepthMesh, MESH_FORMATS, meshFormatOf, writeMesh, type MeshExportOptions, type MeshFormat } from './mesh-export.js';
+export { MESH_FORMATS, meshFormatOf, writeMesh, type MeshExportOptions, type MeshFormat } from './mesh-export.js';
 export { encodeObj, objCompanionPaths, writeObj, type ObjOptions, type ObjPaths, type ObjText } from './obj.js';
 export { encodePly, writePly, type PlyOptions } from './ply.js';
 export {

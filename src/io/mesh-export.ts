@@ -1,10 +1,9 @@
-// One entry point for the CLI and pipelines: the output's extension picks the format.
+// One entry point for writing a mesh (built by geometry/depth-mesh.ts): the output's extension picks the format.
 import { Gan3dError } from '../engine/errors.js';
+import type { DepthMesh } from '../geometry/depth-mesh.js';
 import type { WriteOptions } from './atomic-write.js';
 import type { ExportFrame } from './export-frame.js';
 import { writeGlb } from './glb.js';
-import type { DepthMap } from './depth-grid.js';
-import { buildDepthMesh, type BuildMeshOptions, type DepthMesh } from './mesh.js';
 import { writeObj } from './obj.js';
 import { writePly } from './ply.js';
 
@@ -41,18 +40,4 @@ export async function writeMesh(file: string, mesh: DepthMesh, options: MeshExpo
       return [paths.obj, paths.mtl, ...(paths.texture ? [paths.texture] : [])];
     }
   }
-}
-
-/**
- * Builds the mesh of a depth map and writes it in one step, so errors (NaN/Inf/non-positive depth, a mask that
- * leaves nothing) name the output file.
- */
-export async function exportDepthMesh(
-  file: string,
-  depth: DepthMap,
-  options: MeshExportOptions & Omit<BuildMeshOptions, 'label'> = {},
-): Promise<string[]> {
-  const format = meshFormatOf(file);
-  const mesh = buildDepthMesh(depth, { ...options, label: `Cannot write ${format.toUpperCase()} ${file}` });
-  return writeMesh(file, mesh, options);
 }

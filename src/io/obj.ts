@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { writeFilesAtomic, type OutputFile, type WriteOptions } from './atomic-write.js';
 import { OBJ_FRAME, resolveFrame, toExportNormals, toExportPositions, type ExportFrame } from './export-frame.js';
-import type { DepthMesh } from './mesh.js';
+import type { DepthMesh } from '../geometry/depth-mesh.js';
 import { encodePng8 } from './png.js';
 
 export interface ObjOptions {

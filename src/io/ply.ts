@@ -3,7 +3,7 @@
 // (unscaled by default).
 import { writeFileAtomic, type WriteOptions } from './atomic-write.js';
 import { METRIC_FRAME, resolveFrame, toExportNormals, toExportPositions, type ExportFrame } from './export-frame.js';
-import type { DepthMesh } from './mesh.js';
+import type { DepthMesh } from '../geometry/depth-mesh.js';
 
 export interface PlyOptions {
   format?: 'binary' | 'ascii';

@@ -9,7 +9,7 @@
 // two agree). An image whose mask is empty gets NaN scores and `pixels: 0`; `summarize` leaves NaNs out and
 // counts them, so one degenerate image neither crashes an evaluation nor skews its mean.
 import { Gan3dError } from '../engine/errors.js';
-import { DEFAULT_FOV_DEG, depthNormals, type NormalScaling } from '../io/depth-grid.js';
+import { depthNormals, type NormalScaling } from '../geometry/depth-grid.js';
 import { erodeMask, maskBelow } from './mask.js';
 import { summarize, type Summary } from './summary.js';
 
@@ -22,7 +22,7 @@ export interface SideMadOptions {
   /** Predicted depths ≥ this are outside the object (default 1.2). */
   validDepthMax?: number;
   /**
-   * Normal scaling (see NormalScaling in io/depth-grid.ts). Default 'reference', the published code's
+   * Normal scaling (see NormalScaling in geometry/depth-grid.ts). Default 'reference', the published code's
    * n/(‖n‖ + 1e-7): at fov 10° its normals are ~0.3% short, which puts a floor of ≈ 6.5° (S = 64, d ≈ 1) under
    * MAD even for identical depths — published MADs include it. 'unit' gives true angles (identical depths → 0°).
    */
@@ -115,7 +115,7 @@ export function evaluateSideMad(predDepth: Float32Array, gtDepth: Float32Array, 
       throw new Gan3dError(`SIDE/MAD: depth at index ${k} is not positive (pred ${predDepth[k]}, gt ${gtDepth[k]}).`, 'METRIC_BAD_INPUT');
     }
   }
-  const camera = { size: S, fovDeg: options.fovDeg ?? DEFAULT_FOV_DEG };
+  const camera = { size: S, fovDeg: options.fovDeg };
   const scaling = options.normals ?? 'reference';
   const side = scaleInvariantDepthError(predDepth, gtDepth, mask);
   const mad = meanAngleDeviation(depthNormals(predDepth, camera, scaling), depthNormals(gtDepth, camera, scaling), mask);

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.js';
 import { Rng } from '../../src/engine/random.js';
 import { cameraConfig } from '../../src/geometry/camera.js';
+import { depthNormals } from '../../src/geometry/depth-grid.js';
 import { depthToNormals } from '../../src/geometry/normals.js';
 import { shade } from '../../src/geometry/shading.js';
 import { SYNFACE_DEPTH_RANGE, readDepthPng } from '../../src/io/depth-png.js';
@@ -27,7 +28,6 @@ import {
   synfaceParamsAt,
 } from '../../src/data/synface/dataset.js';
 import { canonicalFace } from '../../src/data/synface/face.js';
-import { depthNormals } from '../../src/data/synface/normals.js';
 import { imageSeed, sampleParams, synfaceConfig } from '../../src/data/synface/params.js';
 import { encodePng16GreySync, encodePng8Sync } from '../../src/data/synface/png-encode.js';
 import { renderSynfaceBatch, shadeCanonical } from '../../src/data/synface/render.js';

@@ -6,11 +6,12 @@ import { NodeIO } from '@gltf-transform/core';
 import validator from 'gltf-validator';
 import sharp from 'sharp';
 import { Gan3dError } from '../../src/engine/errors.js';
-import { backProject } from '../../src/io/depth-grid.js';
+import { backProject } from '../../src/geometry/depth-grid.js';
+import { buildDepthMesh, type DepthMesh } from '../../src/geometry/depth-mesh.js';
 import { fromExportPosition, METRIC_FRAME, OBJ_FRAME, type ExportFrame } from '../../src/io/export-frame.js';
 import { encodeGlb } from '../../src/io/glb.js';
-import { buildDepthMesh, type DepthMesh } from '../../src/io/mesh.js';
-import { exportDepthMesh, writeMesh } from '../../src/io/mesh-export.js';
+import { writeMesh } from '../../src/io/mesh-export.js';
+import { exportDepthMesh } from '../../src/pipelines/export-mesh.js';
 import { parseObj, parsePly, sphereDepth, tempDir, type ParsedMesh } from './helpers.js';
 
 const tmp = await tempDir();

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { intrinsics } from '../../src/io/depth-grid.js';
+import { intrinsics } from '../../src/geometry/camera.js';
 
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-io-'));
@@ -14,7 +14,7 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
  * t·((j−c)/f, (i−c)/f, 1) with the sphere (its z is t). Rays that miss get `background`; `mask` marks hits.
  */
 export function sphereDepth(size: number, radius: number, zc = 1, background = 1.1, fovDeg = 10) {
-  const { focal, center } = intrinsics({ size, fovDeg });
+  const { f: focal, c: center } = intrinsics({ size, fovDeg });
   const data = new Float32Array(size * size);
   const mask = new Uint8Array(size * size);
   for (let i = 0; i < size; i++) {

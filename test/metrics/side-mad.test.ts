@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gan3dError } from '../../src/engine/errors.js';
-import { intrinsics, NORMAL_EPS } from '../../src/io/depth-grid.js';
+import { cameraConfig, intrinsics } from '../../src/geometry/camera.js';
+import { NORMAL_EPS } from '../../src/geometry/depth-grid.js';
 import { erodeMask } from '../../src/metrics/mask.js';
 import { evaluateSideMad, evaluateSideMadSet, sideMadMask } from '../../src/metrics/side-mad.js';
 import { summarize } from '../../src/metrics/summary.js';
@@ -48,7 +49,7 @@ test("reference normals (n/(‖n‖+1e-7), the published code) put an analytic f
   const d = 1.0;
   const gt = new Float32Array(S * S).fill(1.1);
   for (let i = 8; i < S - 8; i++) for (let j = 8; j < S - 8; j++) gt[i * S + j] = d;
-  const c = (2 * d / intrinsics({ size: S }).focal) ** 2;
+  const c = (2 * d / intrinsics(cameraConfig(S)).f) ** 2;
   const floor = (Math.acos((c / (c + NORMAL_EPS)) ** 2) * 180) / Math.PI;
   const r = evaluateSideMad(gt, gt);
   assert.ok(Math.abs(r.mad - floor) < 1e-3, `MAD ${r.mad} vs analytic ${floor}`);
@@ -75,7 +76,7 @@ test('SIDE ignores a global scale of the prediction but not a depth shift', () =
 });
 
 test('a tilted plane against a fronto-parallel one gives MAD equal to the tilt angle', () => {
-  const { focal, center } = intrinsics({ size: S });
+  const { f: focal, c: center } = intrinsics(cameraConfig(S));
   for (const tiltDeg of [5, 20, 35]) {
     const tan = Math.tan((tiltDeg * Math.PI) / 180);
     const gt = new Float32Array(S * S).fill(1.1);

@@ -19,7 +19,6 @@ export {
 export { ASYMMETRY_SCALES, BACKGROUND_DEPTH, type CanonicalFace, canonicalFace } from './face.js';
 export { backgroundImage } from './background.js';
 export { FOREGROUND_FAR_LIMIT, type SampleStats, type SynfaceSample, renderSynfaceBatch, shadeCanonical } from './render.js';
-export { depthNormals } from './normals.js';
 export {
   DEFAULT_BATCH,
   DEFAULT_FRACTIONS,

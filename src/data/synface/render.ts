@@ -3,12 +3,12 @@
 // the models share one camera, one warp and one z-buffer.
 import * as tf from '@tensorflow/tfjs';
 import { type CameraConfig, cameraConfig } from '../../geometry/camera.js';
+import { depthNormals } from '../../geometry/depth-grid.js';
 import { renderView } from '../../geometry/render.js';
 import { lambertShading } from '../../geometry/shading.js';
 import { SYNFACE_DEPTH_RANGE, encodeDepth16 } from '../../io/depth-png.js';
 import { backgroundImage } from './background.js';
 import { BACKGROUND_DEPTH, canonicalFace } from './face.js';
-import { depthNormals } from './normals.js';
 import type { SynfaceParams } from './params.js';
 
 /**
@@ -63,7 +63,9 @@ export function shadeCanonical(depth: Float32Array, albedo: Float32Array, light:
   const s = camera.size;
   const px = s * s;
   const normals = new Float32Array(n * px * 3);
-  for (let b = 0; b < n; b++) depthNormals(depth.subarray(b * px, (b + 1) * px), camera, normals.subarray(b * px * 3, (b + 1) * px * 3));
+  for (let b = 0; b < n; b++) {
+    depthNormals(depth.subarray(b * px, (b + 1) * px), camera, 'reference', normals.subarray(b * px * 3, (b + 1) * px * 3));
+  }
   return tf.tidy(() => {
     const { shading } = lambertShading(tf.tensor4d(normals, [n, s, s, 3]), light);
     return tf.sub(tf.mul(tf.add(tf.tensor4d(albedo, [n, s, s, 3]), 1), shading), 1) as tf.Tensor4D;
@@ -119,7 +121,7 @@ export function renderSynfaceBatch(params: readonly SynfaceParams[], size: numbe
   return params.map((p, b) => {
     backgroundImage(p.background, size, bg);
     const depth = written.slice(b * px, (b + 1) * px);
-    depthNormals(depth, camera, viewNormals);
+    depthNormals(depth, camera, 'reference', viewNormals);
     // Clamped arrays clamp and round on assignment (half to even): the 8-bit conversion at no extra cost.
     const image = new Uint8ClampedArray(px * 3);
     const normal = new Uint8ClampedArray(px * 3);

@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gan3dError } from '../../src/engine/errors.js';
-import { backProject, intrinsics } from '../../src/io/depth-grid.js';
+import { cameraConfig, intrinsics } from '../../src/geometry/camera.js';
+import { backProject } from '../../src/geometry/depth-grid.js';
+import { buildDepthMesh } from '../../src/geometry/depth-mesh.js';
 import { METRIC_FRAME, toExportPositions } from '../../src/io/export-frame.js';
-import { buildDepthMesh } from '../../src/io/mesh.js';
-import { sphereDepth } from './helpers.js';
+import { sphereDepth } from '../io/helpers.js';
 
 test('B.1 intrinsics: f ≈ 360.05 at 64 px and 725.8 at 128 px, c = (S−1)/2', () => {
-  assert.ok(Math.abs(intrinsics({ size: 64 }).focal - 360.05) < 0.01);
-  assert.ok(Math.abs(intrinsics({ size: 128 }).focal - 725.8) < 0.1);
-  assert.equal(intrinsics({ size: 64 }).center, 31.5);
+  assert.ok(Math.abs(intrinsics(cameraConfig(64)).f - 360.05) < 0.01);
+  assert.ok(Math.abs(intrinsics(cameraConfig(128)).f - 725.8) < 0.1);
+  assert.equal(intrinsics(cameraConfig(64)).c, 31.5);
 });
 
 test('full mesh: S² vertices, 2(S−1)² faces in B.2 order, positions = back-projection, pixel-centre UVs', () => {

@@ -1,17 +1,18 @@
-// One mesh from a depth map, built once and handed to every exporter (GLB, OBJ, PLY).
+// One mesh from a depth map, built once and handed to every exporter (io/glb.ts, obj.ts, ply.ts).
 //
-// Vertices are the back-projected pixel grid (B.2) in the camera frame: x right, y down, z forward (depth). Faces
-// are two per pixel quad with B.2's corner order, (i,j),(i+1,j),(i,j+1) and (i,j+1),(i+1,j),(i+1,j+1): seen from the
-// camera they wind clockwise in the image (y down), which becomes counter-clockwise (front-facing) once an exporter
-// flips y to point up. Normals are B.5's, negated so that they face the camera like the front faces.
+// Vertices are the back-projected pixel grid in the camera frame: x right, y down, z forward (depth). Faces are two
+// per pixel quad, (i,j),(i+1,j),(i,j+1) and (i,j+1),(i+1,j),(i+1,j+1): seen from the camera they wind clockwise in the
+// image (y down), which becomes counter-clockwise (front-facing) once an exporter flips y to point up. Normals are
+// depthNormals' unit normals, negated so that they face the camera like the front faces.
 import { Gan3dError } from '../engine/errors.js';
-import { backProject, checkDepthMap, DEFAULT_FOV_DEG, gridNormals, type CameraSpec, type DepthMap } from './depth-grid.js';
-import { toRgbTexture, type RgbTexture, type TextureInput } from './texture.js';
+import { toRgbTexture, type RgbTexture, type TextureInput } from '../io/texture.js';
+import type { CameraConfig } from './camera.js';
+import { backProject, checkDepthMap, depthNormals, gridCamera, type DepthMap, type GridCamera } from './depth-grid.js';
 
 export interface DepthMesh {
   /** xyz per vertex in the camera frame (exact back-projection, stored as float32). */
   positions: Float32Array;
-  /** Unit normals per vertex, facing the camera (−n of B.5; the 1-pixel border gets (0,0,−1)). */
+  /** Unit normals per vertex, facing the camera (−depthNormals; the 1-pixel border gets (0,0,−1)). */
   normals: Float32Array;
   /**
    * Texture coordinates per vertex at pixel centres: u = (j + 0.5)/W, v = (i + 0.5)/H, v pointing down the image
@@ -26,7 +27,7 @@ export interface DepthMesh {
   /** The pixel (i·W + j) each vertex came from. */
   pixelOfVertex: Uint32Array;
   texture?: RgbTexture;
-  camera: Required<CameraSpec>;
+  camera: Pick<CameraConfig, 'size' | 'fovDeg'>;
   /** Size of the depth grid the mesh was built from. */
   gridSize: number;
   vertexCount: number;
@@ -35,7 +36,7 @@ export interface DepthMesh {
 
 export interface BuildMeshOptions {
   /** Camera of the depth map; defaults to { size: depth.width, fovDeg: 10 }. */
-  camera?: CameraSpec;
+  camera?: GridCamera;
   /** Per-pixel mask (values > 0.5 keep): a face is dropped if any of its three vertices is outside the mask. */
   mask?: ArrayLike<number>;
   /** Texture for UV mapping and per-vertex colours. */
@@ -44,7 +45,7 @@ export interface BuildMeshOptions {
   label?: string;
 }
 
-/** Pixel indices of the 2(S−1)² triangles of B.2, before masking. */
+/** Pixel indices of the 2(S−1)² grid triangles, before masking. */
 function gridTriangles(S: number): Uint32Array {
   const tris = new Uint32Array(6 * (S - 1) * (S - 1));
   let t = 0;
@@ -64,7 +65,7 @@ function gridTriangles(S: number): Uint32Array {
 /** Builds the textured, optionally masked mesh of a depth map. Unused vertices are dropped. */
 export function buildDepthMesh(depth: DepthMap, options: BuildMeshOptions = {}): DepthMesh {
   const label = options.label ?? 'mesh';
-  const camera = { size: options.camera?.size ?? depth.width, fovDeg: options.camera?.fovDeg ?? DEFAULT_FOV_DEG };
+  const camera = gridCamera({ size: options.camera?.size ?? depth.width, fovDeg: options.camera?.fovDeg });
   checkDepthMap(depth, camera, label);
   const S = camera.size;
   const { mask } = options;
@@ -93,7 +94,7 @@ export function buildDepthMesh(depth: DepthMap, options: BuildMeshOptions = {}):
   const indices = triangles.map((p) => vertexOfPixel[p]);
 
   const points = backProject(depth.data, camera);
-  const gridN = gridNormals(points, S, 'unit');
+  const gridN = depthNormals(depth.data, camera, 'unit');
   const V = pixelOfVertex.length;
   const positions = new Float32Array(3 * V);
   const normals = new Float32Array(3 * V);
