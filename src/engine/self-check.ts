@@ -5,12 +5,14 @@ import { initBackend, type BackendInfo } from './backend.js';
 import { compareWithCpu } from './compare.js';
 import { kernelChecks } from './kernels/checks.js';
 import { Rng } from './random.js';
+import { defaultWorkerCount } from './parallel/data-parallel.js';
 
 export interface SelfCheckReport {
   backend: BackendInfo;
   cores: number;
   kernels: { kernel: string; maxRelError: number; ok: boolean }[];
   convForwardGflops: number;
+  trainingThreads: number;
   ok: boolean;
 }
 
@@ -46,14 +48,16 @@ export async function runSelfCheck(): Promise<SelfCheckReport> {
     cores: os.cpus().length,
     kernels,
     convForwardGflops: measureConvGflops(),
+    trainingThreads: defaultWorkerCount() + 1,
     ok: kernels.every((k) => k.ok),
   };
 }
 
 export function formatSelfCheck(r: SelfCheckReport): string {
   const lines = [
-    `gan3d engine: backend ${r.backend.name} (${r.backend.reason}), ${r.backend.threads} thread(s), ` +
+    `gan3d engine: backend ${r.backend.name} (${r.backend.reason}), ${r.backend.threads} thread(s) per process, ` +
       `SIMD ${r.backend.simd ? 'on' : 'off'}, ${r.cores} core(s) on this machine`,
+    `  training: ${r.trainingThreads} data-parallel thread(s) (GAN3D_THREADS to change)`,
     `  conv2d forward: ${r.convForwardGflops.toFixed(1)} GFLOP/s`,
   ];
   for (const k of r.kernels) {
