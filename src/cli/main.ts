@@ -6,6 +6,7 @@ import { registerStartCommand } from './start.js';
 import { registerEngineCommand } from './engine.js';
 import { registerDataCommand } from './data.js';
 import { registerEvalCommand } from './eval.js';
+import { registerTrainCommand } from './train.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ registerStartCommand(program);
 registerEngineCommand(program);
 registerDataCommand(program);
 registerEvalCommand(program);
+registerTrainCommand(program);
 
 try {
   await program.parseAsync(process.argv);

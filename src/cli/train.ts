@@ -1,0 +1,163 @@
+// `gan3d train photogeo`: train the photo-geometric autoencoder (Unsup3d) on an image folder with the shared loop.
+// (`gan3d train gan` joins this group later.)
+import type { Command } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { listDepthIds } from '../data/depth-folder.js';
+import { Gan3dError } from '../engine/errors.js';
+import {
+  PHOTOGEO_WIDTHS,
+  createPhotoGeoTrainer,
+  savedPhotoGeoSettings,
+  widthOverrides,
+  type PhotoGeoWidths,
+} from '../pipelines/train-photogeo.js';
+import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
+import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
+
+export interface TrainPhotoGeoOptions {
+  data: string;
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  steps?: string;
+  epochs?: string;
+  batch: string;
+  seed?: string;
+  checkpointEvery: string;
+  sampleEvery: string;
+  evalEvery: string;
+  evalImages: string;
+  widths?: string;
+  quiet?: boolean;
+  /** Not on the command line: model overrides on top of --widths (tests train tiny networks). */
+  model?: PhotoGeoOverrides;
+  /** Not on the command line: worker threads (default from GAN3D_THREADS / the core count). */
+  workers?: number;
+  /** Not on the command line: where the summary goes (default stdout). */
+  write?: (text: string) => void;
+}
+
+function count(name: string, raw: string | undefined, min: 0 | 1): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < min) {
+    throw new Gan3dError(`--${name} must be a whole number ≥ ${min}${min === 0 ? ' (0: never)' : ''}, got "${raw}".`, 'BAD_ARGUMENT');
+  }
+  return v;
+}
+
+async function lastEval(outDir: string): Promise<LogLine | null> {
+  try {
+    const lines = (await fs.promises.readFile(path.join(outDir, 'log.jsonl'), 'utf8')).trimEnd().split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = JSON.parse(lines[i]) as LogLine;
+      if (line.type === 'eval') return line;
+    }
+  } catch {
+    // no log, or a half-written line: nothing to report
+  }
+  return null;
+}
+
+/** The `train photogeo` action, callable without commander (tests). */
+export async function trainPhotoGeoCommand(opts: TrainPhotoGeoOptions): Promise<RunResult> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  // Cheap checks first: decoding the train split takes seconds.
+  if (!fs.existsSync(opts.data)) {
+    throw new Gan3dError(`--data ${opts.data}: no such folder. Make a dataset with \`gan3d data synface --out ${opts.data}\`.`, 'NO_DATA');
+  }
+  if (!fs.existsSync(path.join(opts.data, 'train', 'image'))) {
+    throw new Gan3dError(`--data ${opts.data}: expected training images in ${path.join(opts.data, 'train', 'image')}/ (the layout \`gan3d data synface\` writes).`, 'NO_DATA');
+  }
+  if (opts.steps !== undefined && opts.epochs !== undefined) throw new Gan3dError('Give --steps or --epochs, not both.', 'BAD_ARGUMENT');
+  if (opts.steps === undefined && opts.epochs === undefined) throw new Gan3dError('Say how long to train: --steps N or --epochs E.', 'BAD_ARGUMENT');
+  if (opts.resume && opts.force) throw new Gan3dError('--resume continues a run and --force deletes it: give one of them.', 'BAD_ARGUMENT');
+  if (opts.widths !== undefined && !PHOTOGEO_WIDTHS.includes(opts.widths as PhotoGeoWidths)) {
+    throw new Gan3dError(`--widths must be one of ${PHOTOGEO_WIDTHS.join(', ')}, got "${opts.widths}".`, 'BAD_ARGUMENT');
+  }
+  const maxSteps = count('steps', opts.steps, 1);
+  const epochs = count('epochs', opts.epochs, 1);
+  const batchSize = count('batch', opts.batch, 1)!;
+  let seed = count('seed', opts.seed, 0);
+  const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
+  const sampleEvery = count('sample-every', opts.sampleEvery, 0)!;
+  const evalEvery = count('eval-every', opts.evalEvery, 0)!;
+  const evalImages = count('eval-images', opts.evalImages, 1)!;
+  if (evalEvery > 0) listDepthIds(path.join(opts.data, 'val')); // throws a clear error when val/ has no depth maps
+
+  const outDir = path.resolve(opts.out);
+  let model: PhotoGeoOverrides = { ...widthOverrides((opts.widths ?? 'default') as PhotoGeoWidths), ...opts.model };
+  if (opts.resume) {
+    // A resume continues with the run's own seed and model unless they are given again (then they must match).
+    const saved = await savedPhotoGeoSettings(outDir);
+    if (saved) {
+      seed ??= saved.seed;
+      if (opts.widths === undefined && opts.model === undefined) model = saved.model;
+    }
+  } else if (!opts.force) {
+    const found = ['log.jsonl', 'checkpoints', 'samples'].filter((f) => fs.existsSync(path.join(outDir, f)));
+    if (found.length > 0) {
+      throw new Gan3dError(`${outDir} already holds a training run (${found.join(', ')}): pass --resume to continue it or --force to start over.`, 'TRAIN_RUN_EXISTS');
+    }
+  }
+  seed ??= 1;
+
+  if (!opts.quiet) process.stderr.write(`Decoding the training images of ${opts.data} …\n`);
+  const trainer = await createPhotoGeoTrainer({ data: opts.data, seed, model, evalImages });
+  const shown = (p: string) => {
+    const r = path.relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') ? p : r;
+  };
+  const rel = shown(outDir);
+  write(
+    `Training photogeo on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}).\n` +
+      `Writing to ${rel}/: log.jsonl, samples/, checkpoints/.\n`,
+  );
+  const result = await runTraining({
+    trainer,
+    outDir,
+    resume: opts.resume,
+    force: opts.force,
+    maxSteps,
+    epochs,
+    batchSize,
+    seed,
+    checkpointEvery,
+    sampleEvery,
+    evalEvery,
+    workers: opts.workers,
+    quiet: opts.quiet,
+  });
+  const ev = await lastEval(outDir);
+  write(
+    `${result.status === 'completed' ? 'Completed' : 'Interrupted'} at step ${result.step} (epoch ${result.epoch}); ` +
+      `checkpoint ${shown(result.checkpoint)}\n` +
+      (ev ? `last eval: ${JSON.stringify({ step: ev.step, val_side: ev.val_side, val_mad: ev.val_mad })}\n` : 'no evaluation ran (see --eval-every)\n'),
+  );
+  return result;
+}
+
+export function registerTrainCommand(program: Command): void {
+  const train = program.command('train').description('train models with the shared loop (checkpoints, exact resume, samples, eval)');
+  train
+    .command('photogeo')
+    .description('train the photo-geometric autoencoder (Unsup3d) on <data>/train/image/*.png; SIDE/MAD on <data>/val')
+    .requiredOption('--data <dir>', 'dataset root with train/image/ (and val/ for samples and eval), e.g. data/synface')
+    .option('--out <dir>', 'run folder: log.jsonl, samples/, checkpoints/', 'runs/photogeo')
+    .option('--resume', 'continue the run in --out from its newest checkpoint')
+    .option('--force', 'start over in a folder that already holds a run (deletes it)')
+    .option('--steps <n>', 'optimizer steps in total')
+    .option('--epochs <e>', 'passes over the training images in total (instead of --steps)')
+    .option('--batch <b>', 'images per step', '8')
+    .option('--seed <s>', 'seed of the weights, data order and flips (default 1; a resume keeps the run\'s)')
+    .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '1000')
+    .option('--sample-every <n>', 'steps between sample grids (0: never)', '500')
+    .option('--eval-every <n>', 'steps between SIDE/MAD evaluations on val (0: never)', '1000')
+    .option('--eval-images <n>', 'validation images per evaluation', '200')
+    .option('--widths <preset>', `network widths: ${PHOTOGEO_WIDTHS.join(' or ')} (default: default; a resume keeps the run's)`)
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: TrainPhotoGeoOptions) => {
+      await trainPhotoGeoCommand(opts);
+    });
+}
