@@ -29,6 +29,7 @@ export interface TrainPhotoGeoOptions {
   evalEvery: string;
   evalImages: string;
   widths?: string;
+  lr?: string;
   quiet?: boolean;
   /** Not on the command line: model overrides on top of --widths (tests train tiny networks). */
   model?: PhotoGeoOverrides;
@@ -87,13 +88,18 @@ export async function trainPhotoGeoCommand(opts: TrainPhotoGeoOptions): Promise<
   if (evalEvery > 0) listDepthIds(path.join(opts.data, 'val')); // throws a clear error when val/ has no depth maps
 
   const outDir = path.resolve(opts.out);
-  let model: PhotoGeoOverrides = { ...widthOverrides((opts.widths ?? 'default') as PhotoGeoWidths), ...opts.model };
+  let lr: number | undefined;
+  if (opts.lr !== undefined) {
+    lr = Number(opts.lr);
+    if (opts.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0) throw new Gan3dError(`--lr must be a positive number, got "${opts.lr}".`, 'BAD_ARGUMENT');
+  }
+  let model: PhotoGeoOverrides = { ...widthOverrides((opts.widths ?? 'default') as PhotoGeoWidths), ...(lr !== undefined ? { lr } : {}), ...opts.model };
   if (opts.resume) {
     // A resume continues with the run's own seed and model unless they are given again (then they must match).
     const saved = await savedPhotoGeoSettings(outDir);
     if (saved) {
       seed ??= saved.seed;
-      if (opts.widths === undefined && opts.model === undefined) model = saved.model;
+      if (opts.widths === undefined && opts.model === undefined && lr === undefined) model = saved.model;
     }
   } else if (!opts.force) {
     const found = ['log.jsonl', 'checkpoints', 'samples'].filter((f) => fs.existsSync(path.join(outDir, f)));
@@ -156,6 +162,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--eval-every <n>', 'steps between SIDE/MAD evaluations on val (0: never)', '1000')
     .option('--eval-images <n>', 'validation images per evaluation', '200')
     .option('--widths <preset>', `network widths: ${PHOTOGEO_WIDTHS.join(' or ')} (default: default; a resume keeps the run's)`)
+    .option('--lr <rate>', "Adam learning rate (default 1e-4, Unsup3d's; a resume keeps the run's)")
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainPhotoGeoOptions) => {
       await trainPhotoGeoCommand(opts);

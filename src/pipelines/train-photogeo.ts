@@ -13,17 +13,19 @@ import type { EpochIteratorState } from '../train/data-iterator.js';
 import { tileGrid } from '../train/grid.js';
 import type { DataState, Trainer, TrainerContext } from '../train/loop.js';
 import { latestCheckpoint } from '../io/checkpoint.js';
-import { PAPER_WIDTHS, photoGeoConfig, type PhotoGeoConfig, type PhotoGeoOverrides } from '../models/photogeo/config.js';
+import { HALF_WIDTHS, PAPER_WIDTHS, photoGeoConfig, type PhotoGeoConfig, type PhotoGeoOverrides } from '../models/photogeo/config.js';
 import { PhotoGeoModel } from '../models/photogeo/model.js';
 import type { PhotoGeoReplicaConfig } from '../models/photogeo/replica.js';
 import { evaluateDepth } from './evaluate.js';
 
-export const PHOTOGEO_WIDTHS = ['default', 'paper'] as const;
+export const PHOTOGEO_WIDTHS = ['default', 'half', 'paper'] as const;
 export type PhotoGeoWidths = (typeof PHOTOGEO_WIDTHS)[number];
 
 /** Model overrides for a named width preset. */
 export function widthOverrides(widths: PhotoGeoWidths): PhotoGeoOverrides {
-  return widths === 'paper' ? structuredClone(PAPER_WIDTHS) as PhotoGeoOverrides : {};
+  if (widths === 'paper') return structuredClone(PAPER_WIDTHS) as PhotoGeoOverrides;
+  if (widths === 'half') return structuredClone(HALF_WIDTHS) as PhotoGeoOverrides;
+  return {};
 }
 
 export interface PhotoGeoTrainerOptions {
