@@ -7,18 +7,23 @@ import { registerEngineCommand } from './engine.js';
 import { registerDataCommand } from './data.js';
 import { registerEvalCommand } from './eval.js';
 import { registerTrainCommand } from './train.js';
+import { registerModelCommand } from './model.js';
+import { registerReconstructCommand } from './reconstruct.js';
+import { gan3dVersion } from '../io/version.js';
 
 const program = new Command();
 program
   .name('gan3d')
   .description('Single image to 3D with what GANs know about shape (GAN2Shape, CIPS-3D, GAN-Control) in TypeScript.')
-  .version('0.1.0');
+  .version(gan3dVersion());
 
 registerStartCommand(program);
 registerEngineCommand(program);
 registerDataCommand(program);
 registerEvalCommand(program);
 registerTrainCommand(program);
+registerModelCommand(program);
+registerReconstructCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -30,6 +30,7 @@ export interface TrainPhotoGeoOptions {
   evalImages: string;
   widths?: string;
   lr?: string;
+  lambdaSmooth?: string;
   quiet?: boolean;
   /** Not on the command line: model overrides on top of --widths (tests train tiny networks). */
   model?: PhotoGeoOverrides;
@@ -93,13 +94,21 @@ export async function trainPhotoGeoCommand(opts: TrainPhotoGeoOptions): Promise<
     lr = Number(opts.lr);
     if (opts.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0) throw new Gan3dError(`--lr must be a positive number, got "${opts.lr}".`, 'BAD_ARGUMENT');
   }
-  let model: PhotoGeoOverrides = { ...widthOverrides((opts.widths ?? 'default') as PhotoGeoWidths), ...(lr !== undefined ? { lr } : {}), ...opts.model };
+  let lambdaSmooth: number | undefined;
+  if (opts.lambdaSmooth !== undefined) {
+    lambdaSmooth = Number(opts.lambdaSmooth);
+    if (opts.lambdaSmooth.trim() === '' || !Number.isFinite(lambdaSmooth) || lambdaSmooth < 0) {
+      throw new Gan3dError(`--lambda-smooth must be a number ≥ 0, got "${opts.lambdaSmooth}".`, 'BAD_ARGUMENT');
+    }
+  }
+  const flagged: PhotoGeoOverrides = { ...(lr !== undefined ? { lr } : {}), ...(lambdaSmooth !== undefined ? { lambdaSmooth } : {}) };
+  let model: PhotoGeoOverrides = { ...widthOverrides((opts.widths ?? 'default') as PhotoGeoWidths), ...flagged, ...opts.model };
   if (opts.resume) {
     // A resume continues with the run's own seed and model unless they are given again (then they must match).
     const saved = await savedPhotoGeoSettings(outDir);
     if (saved) {
       seed ??= saved.seed;
-      if (opts.widths === undefined && opts.model === undefined && lr === undefined) model = saved.model;
+      if (opts.widths === undefined && opts.model === undefined && Object.keys(flagged).length === 0) model = saved.model;
     }
   } else if (!opts.force) {
     const found = ['log.jsonl', 'checkpoints', 'samples'].filter((f) => fs.existsSync(path.join(outDir, f)));
@@ -163,6 +172,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--eval-images <n>', 'validation images per evaluation', '200')
     .option('--widths <preset>', `network widths: ${PHOTOGEO_WIDTHS.join(' or ')} (default: default; a resume keeps the run's)`)
     .option('--lr <rate>', "Adam learning rate (default 1e-4, Unsup3d's; a resume keeps the run's)")
+    .option('--lambda-smooth <w>', 'weight of the depth smoothness term (default 0, as in Unsup3d)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainPhotoGeoOptions) => {
       await trainPhotoGeoCommand(opts);

@@ -62,6 +62,9 @@ async function activate(name: BackendName): Promise<boolean> {
  * different backend is named explicitly.
  */
 export async function initBackend(explicit?: string): Promise<BackendInfo> {
+  // tfjs's own console notes (e.g. its "install tfjs-node" banner on first use of the cpu backend) are noise for
+  // gan3d's users, who chose their backend on purpose; GAN3D_TFJS_WARNINGS=1 keeps them.
+  if (process.env.GAN3D_TFJS_WARNINGS !== '1') tf.env().set('PROD', true);
   const wanted = requestedBackend(explicit);
   if (current && (wanted === undefined || wanted === current.name)) return current;
 

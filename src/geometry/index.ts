@@ -19,3 +19,13 @@ export { LIGHT_SIZE, type Shaded, lambertShading, lightDirections, shade } from 
 export { canonicalSampleGrid, meshInView } from './fused-warp.js';
 export { type Raster, type RenderedDepth, rasterize, renderDepth } from './rasterizer.js';
 export { type RenderViewInput, type RenderedView, renderView } from './render.js';
+export {
+  type AnimationOptions,
+  type RelightOptions,
+  type YawSweepOptions,
+  DEFAULT_BACKGROUND,
+  circlingLights,
+  renderRelight,
+  renderYawSweep,
+  yawAngles,
+} from './animate.js';

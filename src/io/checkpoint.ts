@@ -109,12 +109,12 @@ export function checkpointFolderName(step: number): string {
   return `ckpt-${String(step).padStart(8, '0')}`;
 }
 
-function sha256(bytes: Uint8Array): string {
+export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Float32 values as little-endian bytes whatever the host's byte order. */
-function toLittleEndian(values: Float32Array): Uint8Array {
+export function toLittleEndian(values: Float32Array): Uint8Array {
   if (os.endianness() === 'LE') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint8Array(values.length * 4);
   const view = new DataView(out.buffer);
@@ -122,7 +122,8 @@ function toLittleEndian(values: Float32Array): Uint8Array {
   return out;
 }
 
-function fromLittleEndian(bytes: Uint8Array): Float32Array {
+/** Little-endian bytes (a multiple of 4) as float32 values, copied. */
+export function fromLittleEndian(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.length / 4);
   if (os.endianness() === 'LE') {
     new Uint8Array(out.buffer).set(bytes);

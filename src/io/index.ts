@@ -10,7 +10,9 @@ export {
   type EncodeDepthOptions,
   type ReadDepthOptions,
 } from './depth-png.js';
+export { colorizeDepth, turbo, type DepthColorOptions } from './colormap.js';
 export { fromExportPosition, METRIC_FRAME, OBJ_FRAME, toExportNormals, toExportPositions, type ExportFrame } from './export-frame.js';
+export { encodeGif, writeGif, type FrameStack, type GifOptions } from './gif.js';
 export { encodeGlb, writeGlb, type GlbOptions } from './glb.js';
 export {
   decodeImage,
@@ -44,3 +46,4 @@ export {
 export { readInputFile } from './read-file.js';
 export { centerSquare, cropChannel, resizeBilinear } from './resample.js';
 export { toRgbTexture, type RgbTexture, type TextureInput } from './texture.js';
+export { gan3dVersion } from './version.js';

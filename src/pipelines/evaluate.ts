@@ -1,10 +1,13 @@
 // Scores input-view depth predictions on a split with ground truth, with the papers' protocol (SIDE, MAD;
 // paper notes D.1). Predictions come from a function, so baselines and trained models share one path.
+import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ellipsoidPrior } from '../geometry/ellipsoid.js';
 import { listDepthIds, readGroundTruth, type GroundTruthSample } from '../data/depth-folder.js';
 import { Gan3dError } from '../engine/errors.js';
+import { readImage } from '../io/image.js';
+import type { LoadedPhotoGeoModel } from './model-bundle.js';
 import { evaluateSideMad, type SideMadResult } from '../metrics/side-mad.js';
 import { summarize, type Summary } from '../metrics/summary.js';
 
@@ -118,4 +121,65 @@ export async function evaluateBaseline(
     if (!s.mask) throw new Gan3dError(`${split}: the ellipsoid baseline needs the object masks in ${split}/mask/.`, 'NO_DATA');
     return ellipsoidPrior(s.mask, s.size);
   }, options, { mask: 'ground-truth foreground mask', prior: 'GAN2Shape C.8, synface box extension 1/6' });
+}
+
+export interface EvaluateModelOptions extends EvaluateOptions {
+  /** Images per forward pass (default 50). */
+  batch?: number;
+}
+
+/**
+ * SIDE/MAD of a photogeo model's input-view depth (`viewDepth`) on a split: `<split>/image/<id>.png` (centre square,
+ * resized to the model's size, as in training) against `<split>/depth/<id>.png`. Images are read and run `batch` at a
+ * time as the scoring reaches them, so only one batch of predictions is held.
+ */
+export async function evaluateModel(loaded: LoadedPhotoGeoModel, split: string, options: EvaluateModelOptions = {}): Promise<EvaluationReport> {
+  const batch = options.batch ?? 50;
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Gan3dError(`batch must be a whole number ≥ 1, got ${batch}.`, 'BAD_ARGUMENT');
+  const ids = listDepthIds(split).slice(0, options.limit ?? Infinity);
+  const imageDir = path.join(split, 'image');
+  if (!fs.existsSync(imageDir)) {
+    throw new Gan3dError(`${split}: no image/ folder; scoring a model needs the split's input images (as \`gan3d data synface\` writes).`, 'NO_DATA');
+  }
+  const s = loaded.config.imageSize;
+  const per = s * s;
+  const pending = new Map<string, Float32Array>();
+  let next = 0;
+  const runBatch = async () => {
+    const chunk = ids.slice(next, next + batch);
+    next += chunk.length;
+    const decoded = await Promise.all(chunk.map((id) => readImage(path.join(imageDir, `${id}.png`), { crop: 'center', size: s })));
+    const pixels = new Float32Array(chunk.length * per * 3);
+    decoded.forEach((im, k) => pixels.set(im.data, k * per * 3));
+    // Read outside tf.tidy: tidy walks a returned typed array element by element.
+    const t = tf.tidy(() => loaded.model.reconstruct(tf.tensor4d(pixels, [chunk.length, s, s, 3]), { flip: false }).viewDepth);
+    const depth = t.dataSync() as Float32Array;
+    t.dispose();
+    chunk.forEach((id, k) => pending.set(id, depth.slice(k * per, (k + 1) * per)));
+  };
+  const training = loaded.meta.training;
+  return evaluateDepth(
+    split,
+    `photogeo ${loaded.id}`,
+    async (sample) => {
+      if (sample.size !== s) {
+        throw new Gan3dError(`${split}/depth/${sample.id}.png is ${sample.size}×${sample.size}; the model predicts ${s}×${s} depth. Evaluate on a ${s}×${s} split.`, 'BAD_SHAPE');
+      }
+      while (!pending.has(sample.id) && next < ids.length) await runBatch();
+      const d = pending.get(sample.id);
+      if (!d) throw new Gan3dError(`No prediction for ${sample.id}.`, 'BAD_SHAPE');
+      pending.delete(sample.id);
+      return d;
+    },
+    options,
+    {
+      model: loaded.id,
+      source: loaded.meta.source,
+      path: loaded.meta.path,
+      step: typeof training.step === 'number' ? training.step : null,
+      prediction: 'viewDepth (the input view), no flip branch',
+      input: `${s}×${s}: centre square of <split>/image/<id>.png, resized (as in training)`,
+      batch,
+    },
+  );
 }

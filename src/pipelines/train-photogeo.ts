@@ -70,14 +70,18 @@ function modelOf(replica: Replica): PhotoGeoModel {
   return model;
 }
 
-/** Runs `fn` on [N,S,S,3] images in chunks of `batch`, inside tf.tidy; `fn` returns host arrays. */
-function inChunks(images: { data: Float32Array; shape: number[] }, batch: number, fn: (x: tf.Tensor4D) => Float32Array): Float32Array[] {
+/** Runs `fn` on [N,S,S,3] images in chunks of `batch` and reads each result back to the host. */
+function inChunks(images: { data: Float32Array; shape: number[] }, batch: number, fn: (x: tf.Tensor4D) => tf.Tensor): Float32Array[] {
   const [n, h, w, c] = images.shape;
   const per = h * w * c;
   const out: Float32Array[] = [];
   for (let start = 0; start < n; start += batch) {
     const m = Math.min(batch, n - start);
-    out.push(tf.tidy(() => fn(tf.tensor4d(images.data.subarray(start * per, (start + m) * per), [m, h, w, c]))));
+    // The tensor leaves the tidy and is read outside it: a typed array returned from tf.tidy is walked element by
+    // element looking for tensors, which costs more than the forward pass.
+    const result = tf.tidy(() => fn(tf.tensor4d(images.data.subarray(start * per, (start + m) * per), [m, h, w, c])));
+    out.push(result.dataSync() as Float32Array);
+    result.dispose();
   }
   return out;
 }
@@ -176,7 +180,7 @@ export async function createPhotoGeoTrainer(options: PhotoGeoTrainerOptions): Pr
         const ids = listDepthIds(valSplit).slice(0, evalImages);
         evalSet = { ids, images: await loadImageBatch(valImageDir, ids, model.imageSize) };
       }
-      const depths = inChunks(evalSet.images, evalBatch, (x) => m.reconstruct(x, { flip: false }).viewDepth.dataSync() as Float32Array);
+      const depths = inChunks(evalSet.images, evalBatch, (x) => m.reconstruct(x, { flip: false }).viewDepth);
       const per = model.imageSize * model.imageSize;
       const byId = new Map<string, Float32Array>();
       let k = 0;

@@ -136,5 +136,7 @@ test('train photogeo: clear errors for a missing data folder and bad numbers', a
   await assert.rejects(trainPhotoGeoCommand(options(out, { batch: '0' })), /--batch must be a whole number ≥ 1/);
   await assert.rejects(trainPhotoGeoCommand(options(out, { evalEvery: '-1' })), /--eval-every must be a whole number ≥ 0/);
   await assert.rejects(trainPhotoGeoCommand(options(out, { steps: undefined })), /--steps N or --epochs E/);
-  await assert.rejects(trainPhotoGeoCommand(options(out, { widths: 'huge' })), /--widths must be one of default, paper/);
+  await assert.rejects(trainPhotoGeoCommand(options(out, { widths: 'huge' })), /--widths must be one of default, half, paper/);
+  await assert.rejects(trainPhotoGeoCommand(options(out, { lr: '0' })), /--lr must be a positive number/);
+  await assert.rejects(trainPhotoGeoCommand(options(out, { lambdaSmooth: 'x' })), /--lambda-smooth must be a number ≥ 0/);
 });

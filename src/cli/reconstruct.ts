@@ -1,0 +1,101 @@
+// `gan3d reconstruct`: image files or folders → one output folder per image (maps, depth, meshes, GIFs, meta.json).
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import path from 'node:path';
+import { initBackend } from '../engine/backend.js';
+import { Gan3dError } from '../engine/errors.js';
+import { DEFAULT_MODEL_DIR } from '../pipelines/model-bundle.js';
+import { reconstructImages, type ReconstructResult } from '../pipelines/reconstruct.js';
+
+export interface ReconstructCommandOptions {
+  out: string;
+  model?: string;
+  batch?: string;
+  crop?: string;
+  gifSize?: string;
+  force?: boolean;
+  /** commander's --no-gif / --no-mesh set these to false. */
+  gif?: boolean;
+  mesh?: boolean;
+  quiet?: boolean;
+  /** Not on the command line: where the summary goes (default stdout). */
+  write?: (text: string) => void;
+}
+
+/** The `reconstruct` action, callable without commander (tests). */
+export async function reconstructCommand(inputs: string[], opts: ReconstructCommandOptions): Promise<ReconstructResult> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  const batch = Number(opts.batch ?? '16');
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Gan3dError(`--batch must be a whole number ≥ 1, got "${opts.batch}".`, 'BAD_ARGUMENT');
+  const crop = opts.crop ?? 'center';
+  if (crop !== 'center' && crop !== 'none') throw new Gan3dError(`--crop must be center or none, got "${crop}".`, 'BAD_ARGUMENT');
+  const gifSize = Number(opts.gifSize ?? '128');
+  if (!(Number.isInteger(gifSize) && gifSize >= 16 && gifSize <= 1024)) {
+    throw new Gan3dError(`--gif-size must be a whole number of pixels in 16..1024, got "${opts.gifSize}".`, 'BAD_ARGUMENT');
+  }
+  await initBackend();
+  let bar: cliProgress.SingleBar | null = null;
+  const showBar = !opts.quiet && process.stderr.isTTY === true;
+  try {
+    const result = await reconstructImages({
+      inputs,
+      outDir: opts.out,
+      model: opts.model ?? DEFAULT_MODEL_DIR,
+      batch,
+      crop,
+      force: opts.force,
+      gif: opts.gif ?? true,
+      gifSize,
+      mesh: opts.mesh ?? true,
+      onStart: (total) => {
+        if (!showBar) return;
+        bar = new cliProgress.SingleBar(
+          { format: 'reconstruct {bar} {value}/{total} images | {name}', hideCursor: true, stream: process.stderr, etaBuffer: 20 },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0, { name: '' });
+      },
+      onProgress: (done, _total, image) => {
+        (bar as cliProgress.SingleBar | null)?.update(done, { name: image.name });
+      },
+    });
+    (bar as cliProgress.SingleBar | null)?.stop();
+    bar = null;
+    const t = result.timings;
+    const n = result.images.length;
+    const shown = (p: string) => {
+      const r = path.relative(process.cwd(), p);
+      return r === '' ? '.' : r.startsWith('..') ? p : r;
+    };
+    if (!opts.quiet) {
+      for (const im of result.images.slice(0, 10)) write(`${shown(im.dir)}/  (${im.files.length} files)\n`);
+      if (n > 10) write(`… and ${n - 10} more folders in ${shown(opts.out)}/\n`);
+    }
+    write(
+      `Reconstructed ${n} image${n === 1 ? '' : 's'} with model ${result.model.id} in ${(t.totalMs / 1000).toFixed(1)} s ` +
+        `(forward ${(t.forwardMs / n).toFixed(1)} ms/image, exports ${(t.exportMs / n).toFixed(0)} ms/image).\n`,
+    );
+    return result;
+  } finally {
+    (bar as cliProgress.SingleBar | null)?.stop();
+  }
+}
+
+export function registerReconstructCommand(program: Command): void {
+  program
+    .command('reconstruct')
+    .description('image(s) → depth, normals, albedo, shading, meshes (GLB/OBJ), rotate/relight GIFs, one folder per image')
+    .argument('<inputs...>', 'PNG, JPEG or WebP files, or folders of them (not searched recursively)')
+    .requiredOption('-o, --out <dir>', 'output folder: one sub-folder per image, named after the file')
+    .option('--model <dir>', 'model bundle, training checkpoint or training run folder', DEFAULT_MODEL_DIR)
+    .option('--batch <n>', 'images per forward pass', '16')
+    .option('--crop <mode>', 'center: centred square of the shorter side, resized to 64×64; none: whole image resized to 64×64 (stretched)', 'center')
+    .option('--force', 'replace existing output folders')
+    .option('--no-gif', 'skip rotate.gif and relight.gif')
+    .option('--gif-size <px>', 'side of the GIF frames (the 64×64 depth and image are resized and rendered at it)', '128')
+    .option('--no-mesh', 'skip mesh.glb and mesh.obj')
+    .option('--quiet', 'no progress bar and no per-folder lines')
+    .action(async (inputs: string[], opts: ReconstructCommandOptions) => {
+      await reconstructCommand(inputs, opts);
+    });
+}
