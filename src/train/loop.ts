@@ -285,7 +285,12 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
   let bar: cliProgress.SingleBar | null = null;
   let stopRequested = false;
   let signalsSeen = 0;
+  let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
+    // One Ctrl-C under `npm run`/`npx` arrives twice (the terminal signals the whole process group and npm forwards
+    // it again): signals within a second of the first count as the same request.
+    if (signalsSeen > 0 && Date.now() - firstSignalAt < 1000) return;
+    if (signalsSeen === 0) firstSignalAt = Date.now();
     signalsSeen++;
     if (signalsSeen > 1) {
       // A second Ctrl-C means "now": restore the default handling and re-raise.

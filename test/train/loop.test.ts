@@ -139,7 +139,7 @@ test('refuses an existing run folder without --resume or --force; resume checks 
   await rejectsWith(runTraining(base(empty, { maxSteps: 2, epochs: 1 })), 'TRAIN_BAD_OPTION', /exactly one of/);
 });
 
-test('SIGINT saves a checkpoint and stops cleanly; the run resumes from it', async () => {
+test('SIGINT (delivered twice at once, as npm forwards Ctrl-C) saves a checkpoint and stops cleanly; the run resumes from it', async () => {
   const out = await tempDir();
   const script = fileURLToPath(new URL('./fixtures/sigint-run.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, out], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -150,7 +150,10 @@ test('SIGINT saves a checkpoint and stops cleanly; the run resumes from it', asy
     child.stdout.on('data', (d: Buffer) => {
       const hadReady = stdout.includes('READY');
       stdout += d.toString();
-      if (!hadReady && stdout.includes('READY')) child.kill('SIGINT');
+      if (!hadReady && stdout.includes('READY')) {
+        child.kill('SIGINT');
+        child.kill('SIGINT');
+      }
     });
     child.on('error', reject);
     child.on('close', resolve);
