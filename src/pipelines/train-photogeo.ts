@@ -7,6 +7,7 @@ import fsSync from 'node:fs';
 import path from 'node:path';
 import { listDepthIds } from '../data/depth-folder.js';
 import { ImageFolderDataset, listImageIds, loadImageBatch, type ImageFolderInfo } from '../data/image-folder.js';
+import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
 import type { Replica } from '../engine/parallel/data-parallel.js';
 import type { EpochIteratorState } from '../train/data-iterator.js';
@@ -103,6 +104,9 @@ export async function savedPhotoGeoSettings(outDir: string): Promise<{ seed: num
 export async function createPhotoGeoTrainer(options: PhotoGeoTrainerOptions): Promise<Trainer & { config: PhotoGeoTrainerConfig }> {
   const root = path.resolve(options.data);
   if (!fsSync.existsSync(root)) throw new Gan3dError(`${options.data}: no such data folder. Make one with \`gan3d data synface --out ${options.data}\`.`, 'NO_DATA');
+  // Before any tensor exists: the probe model below and the sample images would otherwise land on tfjs's default
+  // cpu backend.
+  await initBackend();
   const model = photoGeoConfig(options.model ?? {});
   const evalImages = options.evalImages ?? 200;
   const evalBatch = options.evalBatch ?? 50;
