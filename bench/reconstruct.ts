@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     // Everything the exports read back: depth seen from the input view, canonical depth/albedo, shading, light, view.
     const ms = medianMs(() => {
       tf.tidy(() => {
-        const r = model.reconstruct(x, { flip: false });
+        const r = model.reconstruct(x, { flip: false, confidence: false });
         for (const t of [r.viewDepth, r.canonDepth, r.canonAlbedo, r.shading, r.recon, r.light, r.view]) void t.dataSync();
       });
     }, reps);

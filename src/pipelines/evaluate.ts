@@ -152,7 +152,7 @@ export async function evaluateModel(loaded: LoadedPhotoGeoModel, split: string, 
     const pixels = new Float32Array(chunk.length * per * 3);
     decoded.forEach((im, k) => pixels.set(im.data, k * per * 3));
     // Read outside tf.tidy: tidy walks a returned typed array element by element.
-    const t = tf.tidy(() => loaded.model.reconstruct(tf.tensor4d(pixels, [chunk.length, s, s, 3]), { flip: false }).viewDepth);
+    const t = tf.tidy(() => loaded.model.reconstruct(tf.tensor4d(pixels, [chunk.length, s, s, 3]), { flip: false, confidence: false }).viewDepth);
     const depth = t.dataSync() as Float32Array;
     t.dispose();
     chunk.forEach((id, k) => pending.set(id, depth.slice(k * per, (k + 1) * per)));

@@ -242,7 +242,7 @@ function forward(loaded: LoadedPhotoGeoModel, images: Float32Array, n: number): 
   const s = loaded.config.imageSize;
   const r = tf.tidy(() => {
     const x = tf.tensor4d(images, [n, s, s, 3]);
-    const o = loaded.model.reconstruct(x, { flip: false });
+    const o = loaded.model.reconstruct(x, { flip: false, confidence: false });
     const { canonDepth, canonAlbedo, canonImage, normals, recon, mask, viewDepth, light, view } = o;
     return { canonDepth, canonAlbedo, canonImage, normals, recon, mask, viewDepth, light, view };
   });

@@ -184,7 +184,7 @@ export async function createPhotoGeoTrainer(options: PhotoGeoTrainerOptions): Pr
         const ids = listDepthIds(valSplit).slice(0, evalImages);
         evalSet = { ids, images: await loadImageBatch(valImageDir, ids, model.imageSize) };
       }
-      const depths = inChunks(evalSet.images, evalBatch, (x) => m.reconstruct(x, { flip: false }).viewDepth);
+      const depths = inChunks(evalSet.images, evalBatch, (x) => m.reconstruct(x, { flip: false, confidence: false }).viewDepth);
       const per = model.imageSize * model.imageSize;
       const byId = new Map<string, Float32Array>();
       let k = 0;

@@ -273,3 +273,19 @@ test('replica: one DataParallel step on the main thread (workers 0) changes the 
     await dp.dispose();
   }
 });
+
+test('inference without the confidence net: the same reconstruction and depth, no σ maps', () => {
+  const model = new PhotoGeoModel(3, TINY);
+  const x = syntheticFaces(2);
+  const before = tf.memory().numTensors;
+  const full = model.reconstruct(x, { flip: false });
+  const lean = model.reconstruct(x, { flip: false, confidence: false });
+  assert.ok(full.confidence, 'the config uses confidence: the default runs the net');
+  assert.equal(lean.confidence, undefined);
+  assert.equal(maxAbsDiff(full.recon, lean.recon), 0);
+  assert.equal(maxAbsDiff(full.viewDepth, lean.viewDepth), 0);
+  tf.dispose([full as unknown as tf.TensorContainer, lean as unknown as tf.TensorContainer]);
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  model.dispose();
+});

@@ -51,6 +51,9 @@ export interface PhotoGeoReconstruction extends PhotoGeoPrediction {
 export interface ReconstructOptions {
   /** Compute the flip branch (default: when lambdaFlip > 0). */
   flip?: boolean;
+  /** Run the confidence net (default: when the config uses it). Inference needs no σ maps: skipping them saves a
+   *  full encoder-decoder pass. */
+  confidence?: boolean;
 }
 
 /** Maps t in [-1, 1] to [lo, hi]. */
@@ -158,7 +161,7 @@ export class PhotoGeoModel {
   }
 
   /** Runs the five networks on images [N, S, S, 3] in [-1, 1]. */
-  predict(images: tf.Tensor4D): PhotoGeoPrediction {
+  predict(images: tf.Tensor4D, options: { confidence?: boolean } = {}): PhotoGeoPrediction {
     this.checkImages(images);
     return tf.tidy(() => {
       const lightRaw = this.lightNet.vector(images);
@@ -171,7 +174,7 @@ export class PhotoGeoModel {
         viewRaw,
         view: this.decodeView(viewRaw),
       };
-      if (this.confNet) prediction.confidence = this.confNet.maps(images);
+      if (this.confNet && options.confidence !== false) prediction.confidence = this.confNet.maps(images);
       return prediction as unknown as tf.TensorContainer;
     }) as unknown as PhotoGeoPrediction;
   }
@@ -180,7 +183,7 @@ export class PhotoGeoModel {
   reconstruct(images: tf.Tensor4D, options: ReconstructOptions = {}): PhotoGeoReconstruction {
     const flip = options.flip ?? this.config.lambdaFlip > 0;
     return tf.tidy(() => {
-      const p = this.predict(images);
+      const p = this.predict(images, { confidence: options.confidence });
       const n = images.shape[0];
       const cam = this.camera;
       // The flip branch rides in the same batch: [original; mirrored] depth and albedo, light and view repeated.
