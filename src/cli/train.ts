@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listDepthIds } from '../data/depth-folder.js';
+import { loadPhotoGeoModel, type LoadedPhotoGeoModel } from '../pipelines/model-bundle.js';
 import { Gan3dError } from '../engine/errors.js';
 import {
   PHOTOGEO_WIDTHS,
@@ -31,6 +32,8 @@ export interface TrainPhotoGeoOptions {
   widths?: string;
   lr?: string;
   lambdaSmooth?: string;
+  depthRange?: string;
+  init?: string;
   quiet?: boolean;
   /** Not on the command line: model overrides on top of --widths (tests train tiny networks). */
   model?: PhotoGeoOverrides;
@@ -101,13 +104,38 @@ export async function trainPhotoGeoCommand(opts: TrainPhotoGeoOptions): Promise<
       throw new Gan3dError(`--lambda-smooth must be a number ≥ 0, got "${opts.lambdaSmooth}".`, 'BAD_ARGUMENT');
     }
   }
-  const flagged: PhotoGeoOverrides = { ...(lr !== undefined ? { lr } : {}), ...(lambdaSmooth !== undefined ? { lambdaSmooth } : {}) };
+  let depthRange: PhotoGeoOverrides = {};
+  if (opts.depthRange !== undefined) {
+    const parts = opts.depthRange.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+    if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0] > 0 && parts[0] < parts[1])) {
+      throw new Gan3dError(`--depth-range must be two depths "min,max" with 0 < min < max, e.g. 0.9,1.1; got "${opts.depthRange}".`, 'BAD_ARGUMENT');
+    }
+    const [minDepth, maxDepth] = parts;
+    // Unsup3d's border depth: 0.7 max + 0.3 min.
+    depthRange = { minDepth, maxDepth, borderDepth: 0.7 * maxDepth + 0.3 * minDepth };
+  }
+  if (opts.init !== undefined && opts.resume) {
+    throw new Gan3dError('--init starts a new run from a model; --resume continues a run from its own checkpoint: give one of them.', 'BAD_ARGUMENT');
+  }
+  const flagged: PhotoGeoOverrides = { ...(lr !== undefined ? { lr } : {}), ...(lambdaSmooth !== undefined ? { lambdaSmooth } : {}), ...depthRange };
+  let init: LoadedPhotoGeoModel | undefined;
+  let initRecord: { id: string; path: string } | undefined;
+  if (opts.init !== undefined) {
+    init = await loadPhotoGeoModel(opts.init);
+  }
   let model: PhotoGeoOverrides = { ...widthOverrides((opts.widths ?? 'default') as PhotoGeoWidths), ...flagged, ...opts.model };
+  if (init) {
+    // Fine-tuning keeps the model's own settings unless a flag changes them.
+    const { depthNet, albedoNet, lightNet, viewNet, confNet, ...rest } = init.config;
+    const widths = opts.widths === undefined ? { depthNet, albedoNet, lightNet, viewNet, confNet } : widthOverrides(opts.widths as PhotoGeoWidths);
+    model = { ...rest, ...widths, ...flagged, ...opts.model };
+  }
   if (opts.resume) {
     // A resume continues with the run's own seed and model unless they are given again (then they must match).
     const saved = await savedPhotoGeoSettings(outDir);
     if (saved) {
       seed ??= saved.seed;
+      initRecord = saved.init;
       if (opts.widths === undefined && opts.model === undefined && Object.keys(flagged).length === 0) model = saved.model;
     }
   } else if (!opts.force) {
@@ -119,14 +147,15 @@ export async function trainPhotoGeoCommand(opts: TrainPhotoGeoOptions): Promise<
   seed ??= 1;
 
   if (!opts.quiet) process.stderr.write(`Decoding the training images of ${opts.data} …\n`);
-  const trainer = await createPhotoGeoTrainer({ data: opts.data, seed, model, evalImages });
+  const trainer = await createPhotoGeoTrainer({ data: opts.data, seed, model, evalImages, init, initRecord });
+  init?.model.dispose();
   const shown = (p: string) => {
     const r = path.relative(process.cwd(), p);
     return r === '' ? '.' : r.startsWith('..') ? p : r;
   };
   const rel = shown(outDir);
   write(
-    `Training photogeo on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}).\n` +
+    `Training photogeo on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : init ? `new run from ${init.id}` : 'new run'}, seed ${seed}, batch ${batchSize}).\n` +
       `Writing to ${rel}/: log.jsonl, samples/, checkpoints/.\n`,
   );
   const result = await runTraining({
@@ -173,6 +202,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--widths <preset>', `network widths: ${PHOTOGEO_WIDTHS.join(' or ')} (default: default; a resume keeps the run's)`)
     .option('--lr <rate>', "Adam learning rate (default 1e-4, Unsup3d's; a resume keeps the run's)")
     .option('--lambda-smooth <w>', 'weight of the depth smoothness term (default 0, as in Unsup3d)')
+    .option('--depth-range <min,max>', 'canonical depth range, the scale prior of the shape (default 0.9,1.1, as Unsup3d; a resume keeps the run\'s)')
+    .option('--init <model>', 'start a new run from this model (bundle, checkpoint or run folder) with its settings: fine-tuning')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainPhotoGeoOptions) => {
       await trainPhotoGeoCommand(opts);

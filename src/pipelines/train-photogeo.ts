@@ -18,6 +18,7 @@ import { HALF_WIDTHS, PAPER_WIDTHS, photoGeoConfig, type PhotoGeoConfig, type Ph
 import { PhotoGeoModel } from '../models/photogeo/model.js';
 import type { PhotoGeoReplicaConfig } from '../models/photogeo/replica.js';
 import { evaluateDepth } from './evaluate.js';
+import type { LoadedPhotoGeoModel } from './model-bundle.js';
 
 export const PHOTOGEO_WIDTHS = ['default', 'half', 'paper'] as const;
 export type PhotoGeoWidths = (typeof PHOTOGEO_WIDTHS)[number];
@@ -43,6 +44,10 @@ export interface PhotoGeoTrainerOptions {
   /** Images per forward pass during evaluation (default 50). */
   evalBatch?: number;
   flipProbability?: number;
+  /** Start from this model's weights (fine-tuning); its networks must have the widths of `model`. */
+  init?: LoadedPhotoGeoModel;
+  /** On resume: the `init` record of the run (its weights come from the checkpoint). */
+  initRecord?: { id: string; path: string };
   onLoadProgress?: (done: number, total: number) => void;
 }
 
@@ -52,6 +57,8 @@ export interface PhotoGeoTrainerConfig {
   model: PhotoGeoConfig;
   data: ImageFolderInfo;
   optimizer: { kind: 'adam'; learningRate: number; weightDecayApplied: false; note: string };
+  /** The model a fine-tuning run started from. */
+  init?: { id: string; path: string };
 }
 
 const WEIGHT_DECAY_NOTE =
@@ -88,16 +95,40 @@ function inChunks(images: { data: Float32Array; shape: number[] }, batch: number
 }
 
 /** The seed and model config a run in `outDir` was trained with (from its newest checkpoint), or null. */
-export async function savedPhotoGeoSettings(outDir: string): Promise<{ seed: number; model: PhotoGeoConfig } | null> {
+export async function savedPhotoGeoSettings(outDir: string): Promise<{ seed: number; model: PhotoGeoConfig; init?: { id: string; path: string } } | null> {
   const ckpt = await latestCheckpoint(path.join(outDir, 'checkpoints'));
   if (!ckpt) return null;
   try {
     const json = JSON.parse(await fs.readFile(path.join(ckpt, 'checkpoint.json'), 'utf8')) as { config?: { trainer?: Partial<PhotoGeoTrainerConfig> } };
     const t = json.config?.trainer;
-    return t && typeof t.seed === 'number' && t.model ? { seed: t.seed, model: t.model } : null;
+    return t && typeof t.seed === 'number' && t.model ? { seed: t.seed, model: t.model, ...(t.init ? { init: t.init } : {}) } : null;
   } catch {
     return null; // the loop's own resume reports a corrupt checkpoint properly
   }
+}
+
+/**
+ * The weights of `init` in the order of `target`'s variables. A variable `init` lacks (its model has no confidence
+ * net, say) keeps its seeded value (null); a width that differs is an error, since the weights cannot carry over.
+ */
+function initialWeightsFrom(init: LoadedPhotoGeoModel, target: PhotoGeoModel): (Float32Array | null)[] {
+  const source = init.model.namedVariables();
+  const out: (Float32Array | null)[] = [];
+  for (const [name, v] of target.namedVariables()) {
+    const s = source.get(name);
+    if (!s) {
+      out.push(null);
+      continue;
+    }
+    if (s.shape.join('x') !== v.shape.join('x')) {
+      throw new Gan3dError(
+        `--init ${init.meta.path}: ${name} is [${s.shape}] there and [${v.shape}] in this run; fine-tune with the widths the model was trained with.`,
+        'TRAIN_BAD_OPTION',
+      );
+    }
+    out.push(Float32Array.from(s.dataSync() as Float32Array));
+  }
+  return out;
 }
 
 /** Builds the photogeo Trainer: decodes the train split into memory and reads the fixed sample images. */
@@ -115,6 +146,7 @@ export async function createPhotoGeoTrainer(options: PhotoGeoTrainerOptions): Pr
   // Names in `variables` order, without keeping a model around: the replicas build their own.
   const probe = new PhotoGeoModel(options.seed, model);
   const variableNames = [...probe.namedVariables().keys()];
+  const initialWeights = options.init ? initialWeightsFrom(options.init, probe) : undefined;
   probe.dispose();
 
   const dataset = await ImageFolderDataset.load({
@@ -138,6 +170,7 @@ export async function createPhotoGeoTrainer(options: PhotoGeoTrainerOptions): Pr
     model,
     data: dataset.info,
     optimizer: { kind: 'adam', learningRate: model.lr, weightDecayApplied: false, note: WEIGHT_DECAY_NOTE },
+    ...(options.init ? { init: { id: options.init.id, path: options.init.meta.path } } : options.initRecord ? { init: options.initRecord } : {}),
   };
   const replicaConfig: PhotoGeoReplicaConfig = { seed: options.seed, model };
 
@@ -148,6 +181,7 @@ export async function createPhotoGeoTrainer(options: PhotoGeoTrainerOptions): Pr
     // Unsup3d: Adam, lr 1e-4 (its weight decay 5e-4 is not applied: see WEIGHT_DECAY_NOTE).
     adam: { learningRate: model.lr },
     variableNames,
+    initialWeights,
     examplesPerEpoch: dataset.size,
     nextBatch: (rng, batchSize) => dataset.nextBatch(rng, batchSize),
     getDataState: () => dataset.getState() as unknown as DataState,

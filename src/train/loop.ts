@@ -45,6 +45,9 @@ export interface Trainer {
   readonly variableNames?: string[];
   /** Examples in one epoch: needed when training is given in epochs. */
   readonly examplesPerEpoch?: number;
+  /** Starting weights of a new run (fine-tuning), in variable order; variables given as null keep their seeded
+   *  initial values. Ignored on resume: the checkpoint's weights win. */
+  readonly initialWeights?: (Float32Array | null)[];
   /** The next training batch; draws any randomness (augmentation, noise) from `rng` only. */
   nextBatch(rng: Rng, batchSize: number): Batch;
   getDataState(): DataState;
@@ -328,6 +331,18 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
       elapsedBefore = ckpt.elapsedSeconds ?? 0;
       metrics = ckpt.metrics ?? {};
       await trimLog(logPath, step);
+    } else if (trainer.initialWeights) {
+      const init = trainer.initialWeights;
+      if (init.length !== replica.variables.length) {
+        throw new Gan3dError(`The trainer gives ${init.length} initial weights for ${replica.variables.length} variables.`, 'TRAIN_BAD_OPTION');
+      }
+      init.forEach((data, i) => {
+        const v = replica.variables[i];
+        if (!data) return;
+        if (data.length !== v.size) throw new Gan3dError(`Initial weights for ${specs[i].name} have ${data.length} values, the variable ${v.size}.`, 'TRAIN_BAD_OPTION');
+        tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+      });
+      stepper.syncFromReplica();
     }
 
     const sessionStart = performance.now();

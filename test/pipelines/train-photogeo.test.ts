@@ -130,6 +130,38 @@ test('train photogeo: log, samples, eval, checkpoint; resume continues; the CLI 
   assert.match(both.stderr, /--steps or --epochs, not both/);
 });
 
+test('train photogeo --init: a new run starts from the model\'s weights with changed settings, and resumes', async () => {
+  const source = path.join(root, 'init-source');
+  await trainPhotoGeoCommand(options(source, { steps: '2', sampleEvery: '0', evalEvery: '0' }));
+  const sourceCkpt = await loadCheckpoint(path.join(source, 'checkpoints'));
+  const out = path.join(root, 'fine-tune');
+  // A learning rate so small that one step leaves the weights where --init put them.
+  const tuned = await trainPhotoGeoCommand(options(out, { init: source, depthRange: '0.94,1.06', lr: '1e-12', steps: '1', seed: '8', model: undefined, sampleEvery: '0', evalEvery: '0' }));
+  assert.equal(tuned.step, 1);
+  const ckpt = await loadCheckpoint(path.join(out, 'checkpoints'));
+  const cfg = (ckpt.config as { trainer: { init: { id: string }; model: { minDepth: number; maxDepth: number; borderDepth: number; depthNet: { nf: number } } } }).trainer;
+  assert.match(cfg.init.id, /init-source-step2/);
+  assert.deepEqual([cfg.model.minDepth, cfg.model.maxDepth, cfg.model.depthNet.nf], [0.94, 1.06, 8]);
+  assert.ok(Math.abs(cfg.model.borderDepth - (0.7 * 1.06 + 0.3 * 0.94)) < 1e-12);
+  let compared = 0;
+  for (const v of ckpt.variables) {
+    const s = sourceCkpt.variables.find((x) => x.name === v.name)!;
+    let maxDiff = 0;
+    for (let i = 0; i < v.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(v.data[i] - s.data[i]));
+    assert.ok(maxDiff < 1e-6, `${v.name} moved by ${maxDiff}`);
+    compared++;
+  }
+  assert.equal(compared, sourceCkpt.variables.length);
+  // The fine-tuning run resumes like any other (its init record is part of its config).
+  const resumed = await trainPhotoGeoCommand(options(out, { resume: true, steps: '2', seed: undefined, model: undefined, sampleEvery: '0', evalEvery: '0' }));
+  assert.equal(resumed.step, 2);
+
+  await assert.rejects(trainPhotoGeoCommand(options(path.join(root, 'ft2'), { init: source, resume: true })), /--init starts a new run/);
+  await assert.rejects(trainPhotoGeoCommand(options(path.join(root, 'ft3'), { init: source, model: undefined, widths: 'half' })), /fine-tune with the widths the model was trained with/);
+  await assert.rejects(trainPhotoGeoCommand(options(path.join(root, 'ft4'), { init: source, depthRange: '1.1,0.9' })), /--depth-range must be two depths/);
+  await assert.rejects(trainPhotoGeoCommand(options(path.join(root, 'ft5'), { init: path.join(root, 'nothing') })), /No model at/);
+});
+
 test('train photogeo: clear errors for a missing data folder and bad numbers', async () => {
   const out = path.join(root, 'bad');
   await assert.rejects(trainPhotoGeoCommand(options(out, { data: path.join(root, 'nope') })), /no such folder/);

@@ -1,0 +1,88 @@
+// StyleGAN2's modulated convolution. With a per-sample style s = affine(w) (bias initialised to 1) the per-sample
+// weight is w'[k, i, o] = scale W[k, i, o] s[i], demodulated to w''[k, i, o] = w'[k, i, o] / sqrt(sum_{k,i} w'^2 + eps).
+// Computed in the equivalent "fused = false" form, which needs no grouped convolution: scale the input channels by s,
+// convolve with the one shared weight, and multiply each output channel by the per-sample coefficient
+// d[n, o] = 1 / sqrt(sum_i s[n, i]^2 sum_k (scale W[k, i, o])^2 + eps). `perSampleWeights` builds w'' explicitly
+// (for tests and references). Stride 1, 'same' zero padding, odd kernel; upsampling happens outside (StyledConv).
+import * as tf from '@tensorflow/tfjs';
+import { Gan3dError } from '../engine/errors.js';
+import type { Rng } from '../engine/random.js';
+import { EqualLinear } from './equalized.js';
+import { Module } from './module.js';
+
+export interface ModulatedConvOptions {
+  /** Default true; to-RGB layers use false. */
+  demodulate?: boolean;
+  epsilon?: number;
+}
+
+export class ModulatedConv2d extends Module {
+  readonly cin: number;
+  readonly cout: number;
+  readonly kernel: number;
+  readonly demodulate: boolean;
+  readonly epsilon: number;
+  /** 1 / sqrt(cin k^2). */
+  readonly scale: number;
+  /** [k, k, cin, cout] ~ N(0, 1). */
+  readonly weight: tf.Variable;
+  /** w [N, wDim] -> style [N, cin], bias 1. */
+  readonly modulation: EqualLinear;
+
+  constructor(rng: Rng, cin: number, cout: number, kernel: number, wDim: number, options: ModulatedConvOptions = {}) {
+    super();
+    if (kernel % 2 !== 1) throw new Gan3dError(`ModulatedConv2d: kernel ${kernel} must be odd.`, 'BAD_ARGUMENT');
+    this.cin = cin;
+    this.cout = cout;
+    this.kernel = kernel;
+    this.demodulate = options.demodulate ?? true;
+    this.epsilon = options.epsilon ?? 1e-8;
+    this.scale = 1 / Math.sqrt(cin * kernel * kernel);
+    this.weight = this.param('w', tf.tensor(rng.normalArray(kernel * kernel * cin * cout), [kernel, kernel, cin, cout]));
+    this.modulation = this.child('mod', new EqualLinear(rng, wDim, cin, { biasInit: 1 }));
+  }
+
+  /** Style s [N, cin] of latents w [N, wDim]. */
+  style(w: tf.Tensor2D): tf.Tensor2D {
+    return this.modulation.forward(w);
+  }
+
+  /** Demodulation coefficients d [N, cout] of styles s [N, cin]. */
+  demodCoefficients(s: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const w2 = tf.sum(tf.square(tf.mul(this.weight, this.scale)), [0, 1]) as tf.Tensor2D; // [cin, cout]
+      return tf.rsqrt(tf.add(tf.matMul(tf.square(s), w2), this.epsilon));
+    });
+  }
+
+  /** x [N, H, W, cin], latents w [N, wDim] -> [N, H, W, cout]. */
+  apply(x: tf.Tensor4D, w?: tf.Tensor2D): tf.Tensor4D {
+    if (!w) throw new Gan3dError('ModulatedConv2d.apply needs the latents w [N, wDim] as its second argument.', 'BAD_ARGUMENT');
+    const [n, , , c] = x.shape;
+    if (x.rank !== 4 || c !== this.cin || w.shape[0] !== n) {
+      throw new Gan3dError(`ModulatedConv2d expects x [N, H, W, ${this.cin}] and w [N, wDim], got [${x.shape}] and [${w.shape}].`, 'BAD_SHAPE');
+    }
+    return tf.tidy(() => {
+      const s = this.style(w);
+      const xs = tf.mul(x, tf.reshape(s, [n, 1, 1, this.cin]));
+      const y = tf.conv2d(xs, tf.mul(this.weight, this.scale) as tf.Tensor4D, 1, this.kernel === 1 ? 'valid' : 'same');
+      if (!this.demodulate) return y;
+      return tf.mul(y, tf.reshape(this.demodCoefficients(s), [n, 1, 1, this.cout]));
+    });
+  }
+
+  /** The explicit per-sample (de)modulated weights [N, k, k, cin, cout] of latents w [N, wDim]. */
+  perSampleWeights(w: tf.Tensor2D): tf.Tensor5D {
+    return tf.tidy(() => {
+      const n = w.shape[0];
+      const k = this.kernel;
+      const s = tf.reshape(this.style(w), [n, 1, 1, this.cin, 1]);
+      let ws = tf.mul(tf.expandDims(tf.mul(this.weight, this.scale), 0), s) as tf.Tensor5D;
+      if (this.demodulate) {
+        const norm = tf.rsqrt(tf.add(tf.sum(tf.square(ws), [1, 2, 3], true), this.epsilon));
+        ws = tf.mul(ws, norm);
+      }
+      return tf.reshape(ws, [n, k, k, this.cin, this.cout]);
+    });
+  }
+}
