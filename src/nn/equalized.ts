@@ -13,9 +13,13 @@ export type EqualActivation = 'linear' | 'lrelu';
 export const LRELU_SLOPE = 0.2;
 export const LRELU_GAIN = Math.SQRT2;
 
-/** leakyRelu(x, 0.2) * sqrt(2). */
+/**
+ * leakyRelu(x, 0.2) * sqrt(2), written as sqrt(2) (0.2 x + 0.8 relu(x)): tfjs's LeakyRelu gradient goes through
+ * `greater`, which has no gradient, so a gradient of a gradient (R1) could not pass it; Relu's goes through `step`,
+ * which has one (zero).
+ */
 export function lreluGain<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.mul(tf.leakyRelu(x, LRELU_SLOPE), LRELU_GAIN));
+  return tf.tidy(() => tf.add(tf.mul(x, LRELU_SLOPE * LRELU_GAIN), tf.mul(tf.relu(x), (1 - LRELU_SLOPE) * LRELU_GAIN)));
 }
 
 export interface EqualLinearOptions {
@@ -57,7 +61,7 @@ export class EqualLinear extends Module {
       throw new Gan3dError(`EqualLinear expects [N, ${this.cin}], got [${x.shape}].`, 'BAD_SHAPE');
     }
     return tf.tidy(() => {
-      let y = tf.matMul(x, tf.mul(this.weight, this.scale) as tf.Tensor2D);
+      let y: tf.Tensor2D = tf.matMul(x, tf.mul(this.weight, this.scale) as tf.Tensor2D);
       if (this.bias) y = tf.add(y, tf.mul(this.bias, this.lrMul));
       return this.activation === 'lrelu' ? lreluGain(y) : y;
     });
@@ -112,7 +116,7 @@ export class EqualConv2d extends Module {
     return tf.tidy(() => {
       // Scaling the filter is cheaper than scaling the output for every layer here (k^2 cin cout < N H W cout).
       const w = tf.mul(this.weight, this.scale) as tf.Tensor4D;
-      let y = tf.conv2d(x, w, 1, this.kernel === 1 ? 'valid' : 'same');
+      let y: tf.Tensor4D = tf.conv2d(x, w, 1, this.kernel === 1 ? 'valid' : 'same');
       if (this.bias) y = tf.add(y, tf.mul(this.bias, this.lrMul));
       return this.activation === 'lrelu' ? lreluGain(y) : y;
     });

@@ -19,7 +19,8 @@ export function minibatchStd(x: tf.Tensor4D, groupSize = 4, features = 1, epsilo
     const centred = tf.sub(y, tf.mean(y, 0, true));
     const std = tf.sqrt(tf.add(tf.mean(tf.square(centred), 0), epsilon)); // [m, h, w, F, c/F]
     const stat = tf.mean(std, [1, 2, 4]); // [m, F]
-    const maps = tf.tile(tf.reshape(stat, [1, m, 1, 1, features]), [g, 1, h, w, 1]);
+    // A broadcasting multiply, not tf.tile: tfjs has no gradient for rank-5 tiles.
+    const maps = tf.mul(tf.reshape(stat, [1, m, 1, 1, features]), tf.ones([g, 1, h, w, 1]));
     return tf.concat([x, tf.reshape(maps, [n, h, w, features])], 3);
   });
 }

@@ -51,7 +51,7 @@ export class ModulatedConv2d extends Module {
   demodCoefficients(s: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       const w2 = tf.sum(tf.square(tf.mul(this.weight, this.scale)), [0, 1]) as tf.Tensor2D; // [cin, cout]
-      return tf.rsqrt(tf.add(tf.matMul(tf.square(s), w2), this.epsilon));
+      return tf.rsqrt(tf.add(tf.matMul(tf.square(s), w2), this.epsilon)) as tf.Tensor2D;
     });
   }
 
@@ -64,7 +64,7 @@ export class ModulatedConv2d extends Module {
     }
     return tf.tidy(() => {
       const s = this.style(w);
-      const xs = tf.mul(x, tf.reshape(s, [n, 1, 1, this.cin]));
+      const xs: tf.Tensor4D = tf.mul(x, tf.reshape(s, [n, 1, 1, this.cin]));
       const y = tf.conv2d(xs, tf.mul(this.weight, this.scale) as tf.Tensor4D, 1, this.kernel === 1 ? 'valid' : 'same');
       if (!this.demodulate) return y;
       return tf.mul(y, tf.reshape(this.demodCoefficients(s), [n, 1, 1, this.cout]));

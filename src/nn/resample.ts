@@ -1,44 +1,20 @@
-// 2x resampling built from differentiable elementwise ops only (slice, concat, reshape, mean), so the gradients
-// are themselves differentiable: second-order gradients (R1) pass through, which tfjs's ResizeBilinearGrad and
-// AvgPoolGrad kernels would stop.
-// - upsample2x 'bilinear': tf.image.resizeBilinear to 2H x 2W with half-pixel centres and clamped edges, i.e.
-//   each output is 0.75 of its nearest input plus 0.25 of the next one on each axis. 'nearest' repeats pixels.
-// - downsample2x: the mean of each 2x2 block (a box filter; the even-size inputs here have no remainder).
+// 2x resampling.
+// - upsample2x: tfjs's resize kernels ('bilinear': half-pixel centres, clamped edges, i.e. each output is 0.75 of
+//   its nearest input plus 0.25 of the next one on each axis; 'nearest' repeats pixels). Their gradients
+//   (ResizeBilinearGrad, ResizeNearestNeighborGrad) have no gradient of their own, which only matters for
+//   second-order terms through the generator (path-length regularisation); an interleave built from stack/unstack
+//   would be twice differentiable, but unstacking an inner axis is slow on wasm (3x the whole G backward at 64x64).
+// - downsample2x: the mean of each 2x2 block (a box filter) by reshape + mean, so its gradient is differentiable
+//   again and R1 (a gradient of a gradient through the discriminator) passes; tfjs's AvgPoolGrad has no gradient.
 import * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../engine/errors.js';
 import { Module } from './module.js';
 
 export type UpsampleMode = 'bilinear' | 'nearest';
 
-/** Interleaves `a` (even) and `b` (odd) along `axis` (1 = H, 2 = W) of NHWC tensors of the same shape. */
-function interleave(a: tf.Tensor4D, b: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
-  const [n, h, w, c] = a.shape;
-  const s = tf.stack([a, b], axis + 1);
-  return tf.reshape(s, axis === 1 ? [n, 2 * h, w, c] : [n, h, 2 * w, c]);
-}
-
-function bilinearAxis(x: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
-  const len = x.shape[axis];
-  if (len === 1) return interleave(x, x, axis);
-  const begin = (i: number): number[] => (axis === 1 ? [0, i, 0, 0] : [0, 0, i, 0]);
-  const size = (m: number): number[] => (axis === 1 ? [-1, m, -1, -1] : [-1, -1, m, -1]);
-  const first = tf.slice(x, begin(0), size(1));
-  const last = tf.slice(x, begin(len - 1), size(1));
-  const prev = tf.concat([first, tf.slice(x, begin(0), size(len - 1))], axis);
-  const next = tf.concat([tf.slice(x, begin(1), size(len - 1)), last], axis);
-  const x75 = tf.mul(x, 0.75);
-  return interleave(tf.add(x75, tf.mul(prev, 0.25)), tf.add(x75, tf.mul(next, 0.25)), axis);
-}
-
 export function upsample2x(x: tf.Tensor4D, mode: UpsampleMode = 'bilinear'): tf.Tensor4D {
-  return tf.tidy(() => {
-    if (mode === 'nearest') {
-      const [n, h, w, c] = x.shape;
-      const y = tf.mul(tf.reshape(x, [n, h, 1, w, 1, c]), tf.ones([1, 1, 2, 1, 2, 1]));
-      return tf.reshape(y, [n, 2 * h, 2 * w, c]);
-    }
-    return bilinearAxis(bilinearAxis(x, 1), 2);
-  });
+  const size: [number, number] = [2 * x.shape[1], 2 * x.shape[2]];
+  return mode === 'nearest' ? tf.image.resizeNearestNeighbor(x, size) : tf.image.resizeBilinear(x, size, false, true);
 }
 
 export function downsample2x(x: tf.Tensor4D): tf.Tensor4D {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.js';
 import { Gan3dError } from '../../src/engine/errors.js';
 import { gridSample, gridSamplePortable, groupNorm } from '../../src/engine/ops/index.js';
-import { groupNormAutodiff } from '../../src/engine/ops/group-norm.js';
+import { groupNormAutodiff, groupNormPortable } from '../../src/engine/ops/group-norm.js';
 import { Rng } from '../../src/engine/random.js';
 
 type Shape4 = [number, number, number, number];
@@ -96,11 +96,12 @@ test('groupNorm matches a plain loop for several shapes and groups, with and wit
     for (const affine of ['none', 'both', 'gamma', 'beta'] as const) {
       const gamma = affine === 'both' || affine === 'gamma' ? gv : undefined;
       const beta = affine === 'both' || affine === 'beta' ? bv : undefined;
-      const y = tf.tidy(() =>
-        groupNorm(tf.tensor4d(xv, shape), groups, gamma && tf.tensor1d(gamma), beta && tf.tensor1d(beta)).dataSync(),
-      );
-      const err = maxAbsDiff(y, groupNormRef(xv, shape, groups, gamma, beta));
-      assert.ok(err < 2e-5, `shape ${shape} groups ${groups} ${affine}: ${err}`);
+      // The loop kernel (wasm here) and the portable tf-ops version against the same float64 loop.
+      for (const fn of [groupNorm, groupNormPortable]) {
+        const y = tf.tidy(() => fn(tf.tensor4d(xv, shape), groups, gamma && tf.tensor1d(gamma), beta && tf.tensor1d(beta)).dataSync());
+        const err = maxAbsDiff(y, groupNormRef(xv, shape, groups, gamma, beta));
+        assert.ok(err < 2e-5, `${fn.name}: shape ${shape} groups ${groups} ${affine}: ${err}`);
+      }
     }
   }
 });
@@ -118,13 +119,14 @@ test('groupNorm gradients in x, gamma and beta match central differences of a fl
     const gv = rng.normalArray(c);
     const bv = rng.normalArray(c);
     const r = rng.normalArray(size(shape)); // loss = sum(r * y): every output gets a different weight
-    const [dx, dg, db, dxAuto, dxPlain] = tf.tidy(() => {
+    const [dx, dg, db, dxAuto, dxPlain, dxPort, dgPort, dbPort] = tf.tidy(() => {
       const loss = (fn: typeof groupNorm) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
         tf.sum(tf.mul(fn(x as tf.Tensor4D, groups, g as tf.Tensor1D, b as tf.Tensor1D), tf.tensor(r, shape)));
       const inputs = [tf.tensor4d(xv, shape), tf.tensor1d(gv), tf.tensor1d(bv)];
       const grads = tf.grads(loss(groupNorm))(inputs).map((t) => t.dataSync());
       const plain = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(groupNorm(x as tf.Tensor4D, groups), tf.tensor(r, shape))));
-      return [...grads, tf.grads(loss(groupNormAutodiff))(inputs)[0].dataSync(), plain(inputs[0]).dataSync()];
+      const portable = tf.grads(loss(groupNormPortable))(inputs).map((t) => t.dataSync());
+      return [...grads, tf.grads(loss(groupNormAutodiff))(inputs)[0].dataSync(), plain(inputs[0]).dataSync(), ...portable];
     });
     // The reference is float64, so a small step gives the derivative to ~1e-9; what remains is the float32 error of
     // the analytic gradient (sums of O(10) terms scaled by 1/std, ~1e-6 relative), far below the 1e-3 allowed.
@@ -139,6 +141,9 @@ test('groupNorm gradients in x, gamma and beta match central differences of a fl
       ['beta', db, refB],
       ['x (autodiff)', dxAuto, refX],
       ['x (no affine)', dxPlain, refPlain],
+      ['x (portable)', dxPort, refX],
+      ['gamma (portable)', dgPort, refG],
+      ['beta (portable)', dbPort, refB],
     ] as const) {
       const rel = maxAbsDiff(got, want) / Math.max(maxAbs(want), 1e-6);
       assert.ok(rel < 1e-3, `groupNorm d/d${name} shape ${shape}: rel. error ${rel}`);

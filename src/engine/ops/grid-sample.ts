@@ -12,8 +12,8 @@
 // 15 / 41 ms vs ops 218 / 536 ms. The ops version needs its custom gradient: plain autodiff fails in tfjs, whose tape
 // rejects the int32 gradient gather returns for indices that depend on the grid.
 import * as tf from '@tensorflow/tfjs';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { Gan3dError } from '../errors.js';
+import { cpuIo, wasmIo, type Io } from './kernel-io.js';
 
 const FORWARD = 'Gan3dGridSample';
 const BACKWARD = 'Gan3dGridSampleGrad';
@@ -116,37 +116,6 @@ function backwardLoop(
 function dimsOf(imageShape: number[], gridShape: number[]): Dims {
   const [n, h, w, c] = imageShape;
   return { n, h, w, c, points: gridShape[1] * gridShape[2] };
-}
-
-/** Reads inputs and allocates outputs on either backend, so each kernel body is written once. */
-interface Io {
-  read(t: tf.TensorInfo): ArrayLike<number>;
-  /** Allocates all outputs, then returns their writable arrays (wasm views are taken after every allocation). */
-  outputs(shapes: number[][]): { infos: tf.TensorInfo[]; arrays: Float32Array[] };
-}
-
-function cpuIo(backend: unknown): Io {
-  const cpu = backend as tf.KernelBackend & {
-    makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-  };
-  return {
-    read: (t) => cpu.readSync(t.dataId) as Float32Array,
-    outputs: (shapes) => {
-      const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-      return { infos: shapes.map((s, i) => cpu.makeTensorInfo(s, 'float32', arrays[i])), arrays };
-    },
-  };
-}
-
-function wasmIo(backend: unknown): Io {
-  const wasm = backend as BackendWasm;
-  return {
-    read: (t) => wasm.typedArrayFromHeap(t),
-    outputs: (shapes) => {
-      const infos = shapes.map((s) => wasm.makeOutput(s, 'float32'));
-      return { infos, arrays: infos.map((t) => wasm.typedArrayFromHeap(t) as Float32Array) };
-    },
-  };
 }
 
 function forwardKernel(io: (backend: unknown) => Io): tf.KernelFunc {

@@ -1,0 +1,109 @@
+// Every hyperparameter of the 2D StyleGAN2-style prior, with its defaults in one place. Paper values (StyleGAN2 as
+// used by GAN2Shape and GAN-Control: w dim 512, 8 mapping layers, 512 channels up to 32x32) are noted where the
+// default differs; the defaults are sized for a 2-core CPU at 64x64.
+//
+// Measured step cost of the defaults (wasm backend, SIMD, 1 thread per process, batch 16, 64x64, forward + backward
+// over every variable; the machine's 2 cores shared with another training process, so these are upper bounds):
+//   G step (mapping + synthesis + D forward/backward for the G loss):  TIMING_G
+//   D step (D on 16 real + 16 fake images, G forward without gradient): TIMING_D
+//   G forward alone: TIMING_GF; D forward + backward alone on 16 images: TIMING_DFB
+// With the project's data parallelism (2 threads, batch 8 each) a step takes about half.
+import { Gan3dError } from '../../engine/errors.js';
+import type { UpsampleMode } from '../../nn/resample.js';
+
+export interface StyleGanConfig {
+  /** Output side: a power of two from 8 (64 for SynFace; 128 as in GAN2Shape's synface GAN). */
+  resolution: number;
+  /** Latent z width. Paper: 512. */
+  zDim: number;
+  /** Intermediate latent w width. Paper: 512. */
+  wDim: number;
+  /** Equalized linear layers of the mapping network. Paper: 8. */
+  mappingLayers: number;
+  /** Learning-rate multiplier of the mapping network. Paper: 0.01. */
+  mappingLrMul: number;
+  /** Generator channels per resolution (keys 4, 8, ..., resolution). Paper: 512 up to 32x32 (channel mult 2). */
+  generatorChannels: Record<number, number>;
+  /** Discriminator channels per resolution (keys 4, 8, ..., resolution). */
+  discriminatorChannels: Record<number, number>;
+  /** The generator's 2x upsampling (before each up conv and on the RGB skips). StyleGAN2: transposed conv + blur. */
+  upsample: UpsampleMode;
+  /** Minibatch standard deviation: group size and features. StyleGAN2: 4 and 1. */
+  mbstdGroupSize: number;
+  mbstdFeatures: number;
+  /** Decay of the tracked mean w per update (StyleGAN2-ADA: 0.995). */
+  wAvgBeta: number;
+
+  /** For the trainer. Adam learning rates (GAN-Control at 512x512: 0.002) and betas (StyleGAN2: 0, 0.99). */
+  lrG: number;
+  lrD: number;
+  adamBetas: [number, number];
+  /** R1 weight γ and lazy interval (StyleGAN2: every 16 D steps); γ default from StyleGAN2-ADA's 0.0002 res^2 / batch. */
+  r1Gamma: number;
+  r1Every: number;
+  /** Probability of mixing two latents per batch (StyleGAN2: 0.9). */
+  styleMixingProb: number;
+  batchSize: number;
+  /** Half-life of the generator's EMA in images (GAN-Control: 10k images). */
+  emaHalfLifeImages: number;
+  /** Truncation ψ used for samples (1 = none; GAN2Shape's generate.py uses 0.7). */
+  truncationPsi: number;
+}
+
+export const STYLEGAN_DEFAULTS: Readonly<StyleGanConfig> = Object.freeze({
+  resolution: 64,
+  zDim: 128,
+  wDim: 128,
+  mappingLayers: 8,
+  mappingLrMul: 0.01,
+  generatorChannels: Object.freeze({ 4: 128, 8: 128, 16: 96, 32: 64, 64: 32, 128: 16 }) as Record<number, number>,
+  discriminatorChannels: Object.freeze({ 4: 128, 8: 128, 16: 96, 32: 64, 64: 32, 128: 16 }) as Record<number, number>,
+  upsample: 'bilinear',
+  mbstdGroupSize: 4,
+  mbstdFeatures: 1,
+  wAvgBeta: 0.995,
+  lrG: 0.002,
+  lrD: 0.002,
+  adamBetas: [0, 0.99],
+  r1Gamma: 0.05,
+  r1Every: 16,
+  styleMixingProb: 0.9,
+  batchSize: 16,
+  emaHalfLifeImages: 10000,
+  truncationPsi: 1,
+}) as Readonly<StyleGanConfig>;
+
+/** The resolutions 4, 8, ..., resolution. */
+export function resolutions(resolution: number): number[] {
+  const out: number[] = [];
+  for (let r = 4; r <= resolution; r *= 2) out.push(r);
+  return out;
+}
+
+/** Defaults overridden by `overrides`, checked. */
+export function styleGanConfig(overrides: Partial<StyleGanConfig> = {}): StyleGanConfig {
+  const c: StyleGanConfig = {
+    ...STYLEGAN_DEFAULTS,
+    ...overrides,
+    generatorChannels: { ...STYLEGAN_DEFAULTS.generatorChannels, ...overrides.generatorChannels },
+    discriminatorChannels: { ...STYLEGAN_DEFAULTS.discriminatorChannels, ...overrides.discriminatorChannels },
+    adamBetas: [...(overrides.adamBetas ?? STYLEGAN_DEFAULTS.adamBetas)] as [number, number],
+  };
+  const r = c.resolution;
+  if (!Number.isInteger(Math.log2(r)) || r < 8) {
+    throw new Gan3dError(`StyleGAN resolution must be a power of two ≥ 8, got ${r}.`, 'BAD_CONFIG');
+  }
+  for (const res of resolutions(r)) {
+    for (const [what, table] of [['generatorChannels', c.generatorChannels], ['discriminatorChannels', c.discriminatorChannels]] as const) {
+      const ch = table[res];
+      if (!Number.isInteger(ch) || ch < 1) throw new Gan3dError(`StyleGAN config: ${what}[${res}] must be a positive integer, got ${ch}.`, 'BAD_CONFIG');
+    }
+  }
+  if (c.discriminatorChannels[4] % c.mbstdFeatures !== 0) {
+    throw new Gan3dError(`StyleGAN config: mbstdFeatures ${c.mbstdFeatures} must divide discriminatorChannels[4].`, 'BAD_CONFIG');
+  }
+  for (const [k, v] of Object.entries({ zDim: c.zDim, wDim: c.wDim, mappingLayers: c.mappingLayers, mbstdGroupSize: c.mbstdGroupSize })) {
+    if (!Number.isInteger(v) || v < 1) throw new Gan3dError(`StyleGAN config: ${k} must be a positive integer, got ${v}.`, 'BAD_CONFIG');
+  }
+  return c;
+}
