@@ -194,6 +194,10 @@ test('no tensor leaks across repeated generator, discriminator and gradient call
     const img = g.generate(z, { noise: rng, psi: 0.7 });
     const out = d.forward(img, { features: true });
     tf.dispose([z, img, out.logits, ...out.features]);
+    // Features left to an enclosing tidy are released by it.
+    tf.tidy(() => {
+      d.forward(real, { features: true });
+    });
     const { value, grads } = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(d.logits(g.synthesize(g.mixedLatents(rng, 4), { noise: rng }))))) as tf.Scalar, g.variables());
     const dg = tf.variableGrads(() => tf.mean(tf.softplus(d.logits(real))) as tf.Scalar, d.variables());
     tf.dispose([value, dg.value, ...Object.values(grads), ...Object.values(dg.grads)]);

@@ -2,12 +2,18 @@
 // used by GAN2Shape and GAN-Control: w dim 512, 8 mapping layers, 512 channels up to 32x32) are noted where the
 // default differs; the defaults are sized for a 2-core CPU at 64x64.
 //
-// Measured step cost of the defaults (wasm backend, SIMD, 1 thread per process, batch 16, 64x64, forward + backward
-// over every variable; the machine's 2 cores shared with another training process, so these are upper bounds):
-//   G step (mapping + synthesis + D forward/backward for the G loss):  TIMING_G
-//   D step (D on 16 real + 16 fake images, G forward without gradient): TIMING_D
-//   G forward alone: TIMING_GF; D forward + backward alone on 16 images: TIMING_DFB
-// With the project's data parallelism (2 threads, batch 8 each) a step takes about half.
+// Measured cost of the defaults (G 1.06 M and D 1.06 M parameters) on the wasm backend (SIMD, one thread per process)
+// at 64x64, forward + backward over every variable, median of 3, on a 2-core AMD EPYC that another training process
+// kept ~1.4 cores busy (so upper bounds):
+//   batch 16: G step (mapping + synthesis + D forward/backward for the G loss) 1.95 s; D step (G forward of 16 fakes,
+//             D on 16 real + 16 fake) 2.05 s; G forward alone 0.36 s; D forward + backward on 16 images 0.9 s.
+//   batch 8 (one data-parallel thread's share of batch 16): G step 1.13 s, D step 1.09 s. Two such processes side by
+//             side took 2.0 s and 2.15 s each here: the other process held the second core.
+//   R1 (exact, nested tf.grad, batch 16): 1.75 s and 1.5 GiB peak against 0.9 s and 0.55 GiB for a plain D pass;
+//             every 16 D steps (lazy), about 0.11 s per step.
+// Before the generator's upsampling used tfjs's resize kernel, an interleave built with tf.stack made the G step 7.9 s
+// (Unpack, its gradient, is slow on wasm).
+
 import { Gan3dError } from '../../engine/errors.js';
 import type { UpsampleMode } from '../../nn/resample.js';
 

@@ -47,19 +47,20 @@ export class Discriminator extends Module {
     if (x.rank !== 4 || x.shape[1] !== R || x.shape[2] !== R || x.shape[3] !== 3) {
       throw new Gan3dError(`Discriminator expects images [N, ${R}, ${R}, 3], got [${x.shape}].`, 'BAD_SHAPE');
     }
-    const features: tf.Tensor4D[] = [];
-    const logits = tf.tidy(() => {
+    // Returned through tf.tidy (not tf.keep, which would let them escape the caller's tidy too).
+    const out = tf.tidy(() => {
+      const features: tf.Tensor4D[] = [];
       let h = this.fromRgb.apply(x);
       for (const block of this.blocks) {
         h = block.apply(h);
-        if (options.features) features.push(tf.keep(h));
+        if (options.features) features.push(h);
       }
       h = minibatchStd(h, this.config.mbstdGroupSize, this.config.mbstdFeatures);
       h = this.finalConv.apply(h);
       const flat = tf.reshape(h, [h.shape[0], h.shape[1] * h.shape[2] * h.shape[3]]) as tf.Tensor2D;
-      return this.out.forward(this.fc.forward(flat));
+      return { logits: this.out.forward(this.fc.forward(flat)), features };
     });
-    return { logits, features };
+    return out;
   }
 
   /** Logits [N, 1] of images [N, R, R, 3]. */
