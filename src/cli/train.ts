@@ -1,5 +1,5 @@
 // `gan3d train photogeo`: train the photo-geometric autoencoder (Unsup3d) on an image folder with the shared loop.
-// (`gan3d train gan` joins this group later.)
+// `gan3d train gan`: train the 2D StyleGAN2-style prior (D and G phases per step) on an image folder, same loop.
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,8 @@ import {
   type PhotoGeoWidths,
 } from '../pipelines/train-photogeo.js';
 import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
+import type { StyleGanConfig } from '../models/stylegan/config.js';
+import { createGanTrainer, resolveImageFolder, savedGanSettings } from '../pipelines/train-gan.js';
 import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
 
 export interface TrainPhotoGeoOptions {
@@ -182,6 +184,96 @@ export async function trainPhotoGeoCommand(opts: TrainPhotoGeoOptions): Promise<
   return result;
 }
 
+export interface TrainGanOptions {
+  data: string;
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  steps?: string;
+  epochs?: string;
+  batch: string;
+  seed?: string;
+  checkpointEvery: string;
+  sampleEvery: string;
+  quiet?: boolean;
+  /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
+  model?: Partial<StyleGanConfig>;
+  /** Not on the command line: where the summary goes (default stdout). */
+  write?: (text: string) => void;
+  /** Not on the command line: stops the run like Ctrl-C (tests). */
+  signal?: AbortSignal;
+}
+
+function shownPath(p: string): string {
+  const r = path.relative(process.cwd(), p);
+  return r === '' ? '.' : r.startsWith('..') ? p : r;
+}
+
+/** The `train gan` action, callable without commander (tests). */
+export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  // Cheap checks first: decoding the images takes seconds.
+  resolveImageFolder(opts.data);
+  if (opts.steps !== undefined && opts.epochs !== undefined) throw new Gan3dError('Give --steps or --epochs, not both.', 'BAD_ARGUMENT');
+  if (opts.steps === undefined && opts.epochs === undefined) throw new Gan3dError('Say how long to train: --steps N or --epochs E.', 'BAD_ARGUMENT');
+  if (opts.resume && opts.force) throw new Gan3dError('--resume continues a run and --force deletes it: give one of them.', 'BAD_ARGUMENT');
+  const maxSteps = count('steps', opts.steps, 1);
+  const epochs = count('epochs', opts.epochs, 1);
+  const batchSize = count('batch', opts.batch, 1)!;
+  let seed = count('seed', opts.seed, 0);
+  const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
+  const sampleEvery = count('sample-every', opts.sampleEvery, 0)!;
+
+  const outDir = path.resolve(opts.out);
+  let model = opts.model ?? {};
+  if (opts.resume) {
+    // A resume continues with the run's own seed and model unless they are given again (then they must match).
+    const saved = await savedGanSettings(outDir);
+    if (saved) {
+      seed ??= saved.seed;
+      if (opts.model === undefined) model = saved.model;
+      if (saved.model.batchSize !== batchSize) {
+        throw new Gan3dError(`${outDir} was trained with --batch ${saved.model.batchSize}: resume with that batch size, or start a new run with --force.`, 'BAD_ARGUMENT');
+      }
+    }
+  } else if (!opts.force) {
+    const found = ['log.jsonl', 'checkpoints', 'samples'].filter((f) => fs.existsSync(path.join(outDir, f)));
+    if (found.length > 0) {
+      throw new Gan3dError(`${outDir} already holds a training run (${found.join(', ')}): pass --resume to continue it or --force to start over.`, 'TRAIN_RUN_EXISTS');
+    }
+  }
+  seed ??= 1;
+
+  if (!opts.quiet) process.stderr.write(`Decoding the training images of ${opts.data} …\n`);
+  const trainer = await createGanTrainer({ data: opts.data, seed, batchSize, model });
+  try {
+    const c = trainer.config.model;
+    write(
+      `Training the StyleGAN prior (${c.resolution}×${c.resolution}, G ${trainer.generator.parameterCount()} and D ${trainer.discriminator.parameterCount()} parameters) ` +
+        `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}, single-threaded).\n` +
+        `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
+    );
+    const result = await runTraining({
+      trainer,
+      outDir,
+      resume: opts.resume,
+      force: opts.force,
+      maxSteps,
+      epochs,
+      batchSize,
+      seed,
+      checkpointEvery,
+      sampleEvery,
+      quiet: opts.quiet,
+      signal: opts.signal,
+    });
+    write(`${result.status === 'completed' ? 'Completed' : 'Interrupted'} at step ${result.step} (epoch ${result.epoch}); checkpoint ${shownPath(result.checkpoint)}\n`);
+    return result;
+  } finally {
+    trainer.dispose();
+  }
+}
+
 export function registerTrainCommand(program: Command): void {
   const train = program.command('train').description('train models with the shared loop (checkpoints, exact resume, samples, eval)');
   train
@@ -207,5 +299,22 @@ export function registerTrainCommand(program: Command): void {
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainPhotoGeoOptions) => {
       await trainPhotoGeoCommand(opts);
+    });
+  train
+    .command('gan')
+    .description('train the 2D StyleGAN2-style prior on a folder of PNGs (D then G each step, lazy R1, EMA generator; single-threaded)')
+    .requiredOption('--data <dir>', 'image folder: a split with image/*.png (e.g. data/synface/train) or a dataset root with train/image/')
+    .option('--out <dir>', 'run folder: log.jsonl, samples/, checkpoints/', 'runs/gan')
+    .option('--resume', 'continue the run in --out from its newest checkpoint')
+    .option('--force', 'start over in a folder that already holds a run (deletes it)')
+    .option('--steps <n>', 'steps in total (each a D and a G update)')
+    .option('--epochs <e>', 'passes over the training images in total (instead of --steps)')
+    .option('--batch <b>', 'images per step', '16')
+    .option('--seed <s>', 'seed of the weights, data order, latents and flips (default 1; a resume keeps the run\'s)')
+    .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '1000')
+    .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: TrainGanOptions) => {
+      await trainGanCommand(opts);
     });
 }

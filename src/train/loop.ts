@@ -3,6 +3,9 @@
 // does the rest: Adam steps on all cores, a progress bar, a JSONL log, sample grids, checkpoints, exact resume and a
 // clean stop on Ctrl-C. "Exact" means a resumed run computes the same bits as one that never stopped: the checkpoint
 // holds the weights, Adam's moments and step count, the loop's Rng state and the data iterator's position.
+// A trainer may instead give several optimizer phases per step (a GAN: D, then G), each with its own variables and
+// Adam state (src/train/stepper.ts PhasedStepper, single-threaded), plus buffers outside the optimizer (EMA weights,
+// a tracked mean) that the checkpoint carries beside the weights.
 import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { promises as fs } from 'node:fs';
@@ -15,7 +18,7 @@ import { Rng } from '../engine/random.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint, type VariableSpec } from '../io/checkpoint.js';
 import { memorySnapshot } from './memory.js';
-import { LocalAdamStepper, type Stepper } from './stepper.js';
+import { LocalAdamStepper, PhasedStepper, type Stepper } from './stepper.js';
 
 /** A data iterator's saved state; `epoch` counts completed passes over the data. */
 export interface DataState {
@@ -31,6 +34,17 @@ export interface TrainerContext {
   outDir: string;
 }
 
+/** One optimizer phase of a multi-phase trainer (see Trainer.phases). */
+export interface TrainerPhase {
+  /** Short name ("D", "G"): keys its Adam config, its Adam settings in the checkpoint and its loss in the log. */
+  name: string;
+  /** Built in this thread; its variables belong to this phase only (its loss may read other phases' variables). */
+  replica: Replica;
+  adam?: Partial<AdamConfig>;
+  /** Stable checkpoint names of its variables, in order (default `<name>/var<i>`). */
+  variableNames?: string[];
+}
+
 export interface Trainer {
   /** Model kind, written into checkpoints and checked on resume (e.g. "photogeo"). */
   readonly kind: string;
@@ -40,6 +54,12 @@ export interface Trainer {
   readonly replicaSpec?: ReplicaSpec;
   /** Or a replica built in this thread: trained single-threaded with the same Adam. */
   readonly replica?: Replica;
+  /** Or several optimizer phases run in order in every step on the same batch, each with its own Adam state
+   *  (single-threaded). `adam` and `variableNames` are then given per phase. */
+  readonly phases?: TrainerPhase[];
+  /** Tensors outside the optimizer that exact resume needs (EMA weights, tracked means), by stable name: saved after
+   *  the trained variables (with zero Adam moments, as the checkpoint format sizes the moments by its manifest). */
+  readonly buffers?: ReadonlyMap<string, tf.Variable>;
   readonly adam?: Partial<AdamConfig>;
   /** Stable names for the checkpoint manifest, in variable order (default: tf names, or var<i> for unnamed ones). */
   readonly variableNames?: string[];
@@ -55,6 +75,8 @@ export interface Trainer {
   /** Any further state a trainer keeps between steps (JSON-serializable). */
   getState?(): unknown;
   setState?(state: unknown): void;
+  /** Called after every optimizer step with that step's batch (EMA updates, tracked statistics). */
+  afterStep?(batch: Batch, ctx: TrainerContext): void;
   /** A PNG sample grid for the current weights (see grid.ts). */
   makeSampleGrid?(ctx: TrainerContext): Promise<Uint8Array>;
   evaluate?(ctx: TrainerContext): Promise<Record<string, number>>;
@@ -72,7 +94,8 @@ export interface TrainingConfig {
   sampleEvery: number;
   evalEvery: number;
   logEvery: number;
-  adam: AdamConfig;
+  /** Adam's settings; for a multi-phase trainer, one per phase by name. */
+  adam: AdamConfig | Record<string, AdamConfig>;
 }
 
 export const TRAINING_DEFAULTS = {
@@ -186,12 +209,16 @@ function trainingConfig(o: RunOptions): TrainingConfig {
     sampleEvery: o.sampleEvery ?? TRAINING_DEFAULTS.sampleEvery,
     evalEvery: o.evalEvery ?? TRAINING_DEFAULTS.evalEvery,
     logEvery: o.logEvery ?? TRAINING_DEFAULTS.logEvery,
-    adam: { ...ADAM_DEFAULTS, ...o.trainer.adam },
+    adam: o.trainer.phases
+      ? Object.fromEntries(o.trainer.phases.map((p) => [p.name, { ...ADAM_DEFAULTS, ...p.adam }]))
+      : { ...ADAM_DEFAULTS, ...o.trainer.adam },
   };
 }
 
 function variableSpecs(trainer: Trainer, variables: tf.Variable[]): VariableSpec[] {
-  const names = trainer.variableNames;
+  const names = trainer.phases
+    ? trainer.phases.flatMap((p) => p.variableNames ?? p.replica.variables.map((_, i) => `${p.name}/var${i}`))
+    : trainer.variableNames;
   if (names && names.length !== variables.length) {
     throw new Gan3dError(`The trainer names ${names.length} variables but its model has ${variables.length}.`, 'TRAIN_BAD_OPTION');
   }
@@ -271,16 +298,23 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
   await fs.mkdir(outDir, { recursive: true });
 
   let stepper: Stepper;
-  if (trainer.replicaSpec) {
-    stepper = await DataParallel.create(trainer.replicaSpec, { workers: options.workers ?? defaultWorkerCount(), adam: config.adam });
+  if (trainer.phases) {
+    const adam = config.adam as Record<string, AdamConfig>;
+    stepper = new PhasedStepper(trainer.phases.map((p) => ({ name: p.name, replica: p.replica, adam: adam[p.name] })));
+  } else if (trainer.replicaSpec) {
+    stepper = await DataParallel.create(trainer.replicaSpec, { workers: options.workers ?? defaultWorkerCount(), adam: config.adam as AdamConfig });
   } else if (trainer.replica) {
-    stepper = new LocalAdamStepper(trainer.replica, config.adam);
+    stepper = new LocalAdamStepper(trainer.replica, config.adam as AdamConfig);
   } else {
-    throw new Gan3dError(`The "${trainer.kind}" trainer gives neither a replicaSpec nor a replica.`, 'TRAIN_BAD_OPTION');
+    throw new Gan3dError(`The "${trainer.kind}" trainer gives neither phases, a replicaSpec nor a replica.`, 'TRAIN_BAD_OPTION');
   }
 
   const replica = stepper.replica;
   const specs = variableSpecs(trainer, replica.variables);
+  const buffers = [...(trainer.buffers ?? new Map<string, tf.Variable>())];
+  const bufferSpecs: VariableSpec[] = buffers.map(([name, v]) => ({ name, shape: [...v.shape] }));
+  const trainedSize = replica.variables.reduce((a, v) => a + v.size, 0);
+  const bufferSize = buffers.reduce((a, [, v]) => a + v.size, 0);
   const rng = new Rng(config.seed);
   let step = 0;
   let elapsedBefore = 0;
@@ -312,16 +346,21 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
 
   try {
     if (resumeFrom) {
-      const ckpt = await loadCheckpoint(resumeFrom, { kind: trainer.kind, variables: specs });
+      const ckpt = await loadCheckpoint(resumeFrom, { kind: trainer.kind, variables: [...specs, ...bufferSpecs] });
       // A resume that names no seed continues with the run's own.
       const savedSeed = (ckpt.config as { training?: { seed?: unknown } } | null)?.training?.seed;
       if (options.seed === undefined && typeof savedSeed === 'number') {
         config.seed = savedSeed;
       }
       checkResumeConfig(ckpt, trainer, config);
-      ckpt.variables.forEach((v, i) => tf.tidy(() => replica.variables[i].assign(tf.tensor(v.data, v.shape))));
+      const targets = [...replica.variables, ...buffers.map(([, v]) => v)];
+      ckpt.variables.forEach((v, i) => tf.tidy(() => targets[i].assign(tf.tensor(v.data, v.shape))));
       stepper.syncFromReplica();
-      if (ckpt.optimizer) stepper.importAdamState(ckpt.optimizer);
+      if (ckpt.optimizer) {
+        // The buffers' (zero) moments follow the trained variables' ones.
+        const { step: adamStep, firstMoment, secondMoment } = ckpt.optimizer;
+        stepper.importAdamState({ step: adamStep, firstMoment: firstMoment.subarray(0, trainedSize), secondMoment: secondMoment.subarray(0, trainedSize) });
+      }
       const rngState = ckpt.rng?.train;
       if (!rngState || rngState.length !== 5) throw new Gan3dError(`Checkpoint ${ckpt.path} has no training Rng state.`, 'CHECKPOINT_CORRUPT');
       rng.setState(rngState);
@@ -355,6 +394,13 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
 
     const save = async () => {
       const adam = stepper.exportAdamState();
+      const withBuffers = (m: Float32Array) => {
+        if (bufferSize === 0) return m;
+        const out = new Float32Array(trainedSize + bufferSize);
+        out.set(m);
+        return out;
+      };
+      const values = [...replica.variables.map((v, i) => ({ ...specs[i], v })), ...buffers.map(([, v], i) => ({ ...bufferSpecs[i], v }))];
       lastCheckpoint = await saveCheckpoint(
         ckptRoot,
         {
@@ -362,8 +408,8 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
           config: { trainer: trainer.config, training: config },
           step,
           epoch: epochNow(),
-          variables: replica.variables.map((v, i) => ({ ...specs[i], data: Float32Array.from(v.dataSync() as Float32Array) })),
-          optimizer: { kind: 'adam', step: adam.step, config: { ...stepper.adam }, firstMoment: adam.firstMoment, secondMoment: adam.secondMoment },
+          variables: values.map(({ name, shape, v }) => ({ name, shape, data: Float32Array.from(v.dataSync() as Float32Array) })),
+          optimizer: { kind: 'adam', step: adam.step, config: stepper.optimizerConfig(), firstMoment: withBuffers(adam.firstMoment), secondMoment: withBuffers(adam.secondMoment) },
           rng: { train: rng.getState() },
           data: trainer.getDataState(),
           state: trainer.getState?.(),
@@ -394,6 +440,7 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
     }
 
     let windowLoss = 0;
+    let windowPhaseLoss: Record<string, number> = {};
     let windowSteps = 0;
     let windowStart = performance.now();
     let lastLoss = Number.NaN;
@@ -410,15 +457,21 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
         );
       }
       windowLoss += loss;
+      for (const [name, l] of Object.entries(stepper.phaseLosses ?? {})) windowPhaseLoss[name] = (windowPhaseLoss[name] ?? 0) + l;
       windowSteps++;
+      trainer.afterStep?.(batch, ctx());
       const epoch = epochNow();
 
       if (step % config.logEvery === 0 || step === config.maxSteps) {
         const seconds = (performance.now() - windowStart) / 1000;
         const ips = (windowSteps * config.batchSize) / Math.max(seconds, 1e-9);
-        await log({ type: 'train', step, epoch, loss: windowLoss / windowSteps, lastLoss: loss, imagesPerSec: Math.round(ips * 100) / 100, wallSeconds: Math.round(wall() * 1000) / 1000, ...memorySnapshot() });
-        bar?.update(step, { loss: (windowLoss / windowSteps).toPrecision(4), ips: ips.toFixed(1) });
+        const phaseMeans = Object.entries(windowPhaseLoss).map(([name, l]) => [name, l / windowSteps] as const);
+        const phaseFields = Object.fromEntries(phaseMeans.map(([name, l]) => [`loss_${name}`, l]));
+        await log({ type: 'train', step, epoch, loss: windowLoss / windowSteps, ...phaseFields, lastLoss: loss, imagesPerSec: Math.round(ips * 100) / 100, wallSeconds: Math.round(wall() * 1000) / 1000, ...memorySnapshot() });
+        const shown = phaseMeans.length > 0 ? phaseMeans.map(([name, l]) => `${name} ${l.toPrecision(4)}`).join(' ') : (windowLoss / windowSteps).toPrecision(4);
+        bar?.update(step, { loss: shown, ips: ips.toFixed(1) });
         windowLoss = 0;
+        windowPhaseLoss = {};
         windowSteps = 0;
         windowStart = performance.now();
       } else {

@@ -165,6 +165,11 @@ export class DataParallel {
     return this.adamStep;
   }
 
+  /** The Adam hyperparameters as a checkpoint records them. */
+  optimizerConfig(): Record<string, number> {
+    return { ...this.adam };
+  }
+
   /** Copies of the shared Adam moments and the step count, for checkpoints. */
   exportAdamState(): AdamState {
     return { step: this.adamStep, firstMoment: this.buffers.firstMoment.slice(), secondMoment: this.buffers.secondMoment.slice() };

@@ -1,0 +1,281 @@
+// Training the 2D StyleGAN2-style prior on an image folder: the GAN Trainer for the shared loop (src/train/loop.ts).
+// Each step runs two optimizer phases on one batch (the loop's PhasedStepper, single-threaded): D, then G.
+//   D: softplus(D(G(z))) + softplus(-D(x)), plus lazy R1 every r1Every-th step: (γ/2)·‖∇ₓD(x)‖²·r1Every, in the
+//      same gradient as the main loss (nested tf.grad; notes/r1-findings.md). Adam lr·c, β = (0, 0.99^c), c = k/(k+1).
+//   G: softplus(-D(G(z))) (non-saturating), Adam lr, β = (0, 0.99).
+// Latents (with style mixing), per-layer noise, flips and the R1 schedule are all drawn into the batch from the loop's
+// Rng, so the checkpoint's Rng state, Adam states, weights and buffers (EMA generator, tracked mean w) resume exactly.
+// After each step the EMA generator moves toward G (half-life in images) and the tracked mean w toward the batch's.
+// Sample grids: 8×8 images of the EMA generator from fixed latents and fixed noise.
+//
+// Speed, measured under load (the project's 2-core AMD EPYC while another training process kept both cores busy, so
+// the times are upper bounds): default config (64×64, G 1.06 M and D 1.06 M parameters), batch 16, wasm SIMD with
+// its default one thread, single-threaded stepper. A step (D phase + G phase + EMA and mean-w update) takes 3.95 s
+// (median of 15), an R1 step 5.7 s; amortised over r1Every = 16 steps 4.06 s, i.e. about 3.9 images/s. The first
+// step of a session takes ~13 s (kernel warm-up). An 8×8 sample grid from the EMA generator: 1.5 s.
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import fsSync from 'node:fs';
+import path from 'node:path';
+import { ImageFolderDataset, type ImageFolderInfo } from '../data/image-folder.js';
+import { initBackend } from '../engine/backend.js';
+import { Gan3dError } from '../engine/errors.js';
+import type { Batch, Replica } from '../engine/parallel/data-parallel.js';
+import { Rng } from '../engine/random.js';
+import { latestCheckpoint } from '../io/checkpoint.js';
+import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
+import type { EpochIteratorState } from '../train/data-iterator.js';
+import { tileGrid } from '../train/grid.js';
+import type { DataState, Trainer, TrainerPhase } from '../train/loop.js';
+
+/** The sample grid: GRID × GRID images of the EMA generator. */
+const GRID = 8;
+/** Mixed into the run's seed for the fixed sample latents, so they differ from the weights' stream. */
+const SAMPLE_SEED_SALT = 0x5a3c_e11d;
+
+export interface GanTrainerOptions {
+  /** An image folder: `<dir>/*.png` named `image/`, a split folder holding `image/`, or a dataset root with `train/image/`. */
+  data: string;
+  /** Seed of the initial weights, the epoch shuffles and the fixed sample latents. */
+  seed: number;
+  /** Images per step (recorded in the config; sets the EMA's per-step decay). */
+  batchSize: number;
+  /** Overrides on STYLEGAN_DEFAULTS (tests train tiny networks). */
+  model?: Partial<StyleGanConfig>;
+  /** Probability of mirroring each real image (default 0.5). */
+  flipProbability?: number;
+  onLoadProgress?: (done: number, total: number) => void;
+}
+
+/** The trainer's config, as written into every checkpoint and checked on resume. */
+export interface GanTrainerConfig {
+  seed: number;
+  model: StyleGanConfig;
+  data: ImageFolderInfo;
+  losses: { d: string; g: string; r1Gamma: number; r1Every: number };
+  /** Lazy-regularisation correction of D's Adam: lr × c, β = (β1^c, β2^c), c = r1Every / (r1Every + 1). */
+  dAdamScale: number;
+  ema: { halfLifeImages: number; betaPerStep: number };
+  samples: { rows: number; columns: number; seed: number; psi: number };
+}
+
+export type GanTrainer = Trainer & { config: GanTrainerConfig; generator: Generator; ema: Generator; discriminator: Discriminator; dispose(): void };
+
+/** `<root>/<split>/image/` for the folder the user named (the layouts `gan3d data synface` writes, or a bare image/). */
+export function resolveImageFolder(data: string): { root: string; split: string } {
+  const dir = path.resolve(data);
+  if (!fsSync.existsSync(dir)) {
+    throw new Gan3dError(`--data ${data}: no such folder. Make a dataset with \`gan3d data synface --out data/synface\` and pass data/synface/train.`, 'NO_DATA');
+  }
+  if (fsSync.existsSync(path.join(dir, 'image'))) return { root: path.dirname(dir), split: path.basename(dir) };
+  if (fsSync.existsSync(path.join(dir, 'train', 'image'))) return { root: dir, split: 'train' };
+  if (path.basename(dir) === 'image') return { root: path.dirname(path.dirname(dir)), split: path.basename(path.dirname(dir)) };
+  throw new Gan3dError(
+    `--data ${data}: expected PNG images in ${path.join(dir, 'image')}/ (a split folder such as data/synface/train) or in ${path.join(dir, 'train', 'image')}/.`,
+    'NO_DATA',
+  );
+}
+
+/** The seed and model config a run in `outDir` was trained with (from its newest checkpoint), or null. */
+export async function savedGanSettings(outDir: string): Promise<{ seed: number; model: StyleGanConfig } | null> {
+  const ckpt = await latestCheckpoint(path.join(outDir, 'checkpoints'));
+  if (!ckpt) return null;
+  try {
+    const json = JSON.parse(await fs.readFile(path.join(ckpt, 'checkpoint.json'), 'utf8')) as { config?: { trainer?: Partial<GanTrainerConfig> } };
+    const t = json.config?.trainer;
+    return t && typeof t.seed === 'number' && t.model ? { seed: t.seed, model: t.model } : null;
+  } catch {
+    return null; // the loop's own resume reports a corrupt checkpoint properly
+  }
+}
+
+/** Latent inputs of one phase: two z's, a style-mixing mask and per-layer noise, drawn from `rng`. */
+function drawLatents(g: Generator, rng: Rng, n: number, prefix: string, out: Batch): void {
+  const { zDim, styleMixingProb } = g.config;
+  out[`${prefix}Z`] = { data: rng.normalArray(n * zDim), shape: [n, zDim] };
+  out[`${prefix}Z2`] = { data: rng.normalArray(n * zDim), shape: [n, zDim] };
+  // StyleGAN2: with probability p a second latent takes over from one crossover layer for the whole batch.
+  const crossover = styleMixingProb > 0 && rng.uniform() < styleMixingProb ? 1 + rng.int(g.numWs - 1) : g.numWs;
+  const mask = new Float32Array(n * g.numWs);
+  for (let b = 0; b < n; b++) for (let i = crossover; i < g.numWs; i++) mask[b * g.numWs + i] = 1;
+  out[`${prefix}Mix`] = { data: mask, shape: [n, g.numWs, 1] };
+  g.noiseShapes(n).forEach((shape, i) => (out[`${prefix}Noise${i}`] = { data: rng.normalArray(shape[0] * shape[1] * shape[2]), shape }));
+}
+
+/** Images of the phase's latents: ws = w(z) with layers from the crossover on taken from w(z2). */
+function fakesFrom(g: Generator, inputs: Record<string, tf.Tensor>, prefix: string): tf.Tensor4D {
+  return tf.tidy(() => {
+    const w1 = g.mapping(inputs[`${prefix}Z`] as tf.Tensor2D);
+    const w2 = g.mapping(inputs[`${prefix}Z2`] as tf.Tensor2D);
+    const ws = tf.add(tf.expandDims(w1, 1), tf.mul(inputs[`${prefix}Mix`], tf.expandDims(tf.sub(w2, w1), 1))) as tf.Tensor3D;
+    const noise = Array.from({ length: g.numNoise }, (_, i) => inputs[`${prefix}Noise${i}`] as tf.Tensor4D);
+    return g.synthesize(ws, { noise });
+  });
+}
+
+/** D's loss: logistic on fakes and reals, plus the per-image R1 weight (0 except on lazy-R1 steps) times ‖∇ₓD(x)‖². */
+function discriminatorLoss(g: Generator, d: Discriminator, inputs: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
+    const real = inputs.images as tf.Tensor4D;
+    const fake = fakesFrom(g, inputs, 'd');
+    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake))), tf.mean(tf.softplus(tf.neg(d.logits(real))))) as tf.Scalar;
+    const r1Weight = inputs.r1;
+    if ((r1Weight.dataSync() as Float32Array).some((v) => v !== 0)) {
+      // Exact R1: the inner gradient with respect to the images only; twice differentiable through D.
+      const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(x as tf.Tensor4D)))(real);
+      loss = tf.add(loss, tf.mean(tf.mul(r1Weight, tf.sum(tf.square(gx), [1, 2, 3])))) as tf.Scalar;
+    }
+    return loss;
+  });
+}
+
+/** G's non-saturating loss. */
+function generatorLoss(g: Generator, d: Discriminator, inputs: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.softplus(tf.neg(d.logits(fakesFrom(g, inputs, 'g'))))) as tf.Scalar);
+}
+
+/** Builds the GAN Trainer: decodes the images into memory and builds G, D and the EMA generator in this thread. */
+export async function createGanTrainer(options: GanTrainerOptions): Promise<GanTrainer> {
+  const { root, split } = resolveImageFolder(options.data);
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+    throw new Gan3dError(`batchSize must be a whole number ≥ 1, got ${options.batchSize}.`, 'TRAIN_BAD_OPTION');
+  }
+  // Before any tensor exists, so that nothing lands on tfjs's default cpu backend.
+  await initBackend();
+  const model = styleGanConfig({ ...options.model, batchSize: options.batchSize });
+  if (!Number.isInteger(model.r1Every) || model.r1Every < 1) throw new Gan3dError(`r1Every must be a whole number ≥ 1, got ${model.r1Every}.`, 'BAD_CONFIG');
+  if (!(model.r1Gamma >= 0)) throw new Gan3dError(`r1Gamma must be ≥ 0, got ${model.r1Gamma}.`, 'BAD_CONFIG');
+  if (!(model.emaHalfLifeImages >= 0)) throw new Gan3dError(`emaHalfLifeImages must be ≥ 0, got ${model.emaHalfLifeImages}.`, 'BAD_CONFIG');
+
+  const dataset = await ImageFolderDataset.load({
+    root,
+    split,
+    size: model.resolution,
+    seed: options.seed,
+    flipProbability: options.flipProbability,
+    onProgress: options.onLoadProgress,
+  });
+
+  const init = new Rng(options.seed);
+  const generator = new Generator(init, model);
+  const discriminator = new Discriminator(init, model);
+  // The EMA generator starts as a copy of G.
+  const ema = new Generator(new Rng(options.seed), model);
+  const gVars = generator.variables();
+  const emaVars = ema.variables();
+  emaVars.forEach((v, i) => v.assign(gVars[i]));
+
+  const r1On = model.r1Gamma > 0;
+  const c = r1On ? model.r1Every / (model.r1Every + 1) : 1;
+  const [beta1, beta2] = model.adamBetas;
+  const emaBeta = model.emaHalfLifeImages > 0 ? Math.pow(0.5, options.batchSize / model.emaHalfLifeImages) : 0;
+  const r1Weight = r1On ? (model.r1Gamma / 2) * model.r1Every : 0;
+
+  const sampleSeed = (options.seed ^ SAMPLE_SEED_SALT) >>> 0;
+  const sampleRng = new Rng(sampleSeed);
+  const n = GRID * GRID;
+  const sampleZ = sampleRng.normalArray(n * model.zDim);
+  const sampleNoise = ema.noiseShapes(n).map(([, h, w]) => sampleRng.normalArray(n * h * w));
+
+  const config: GanTrainerConfig = {
+    seed: options.seed,
+    model,
+    data: dataset.info,
+    losses: {
+      d: 'softplus(D(G(z))) + softplus(-D(x)) + lazy R1 (r1Gamma/2)·|∇D(x)|²·r1Every every r1Every-th step',
+      g: 'softplus(-D(G(z)))',
+      r1Gamma: model.r1Gamma,
+      r1Every: model.r1Every,
+    },
+    dAdamScale: c,
+    ema: { halfLifeImages: model.emaHalfLifeImages, betaPerStep: emaBeta },
+    samples: { rows: GRID, columns: GRID, seed: sampleSeed, psi: model.truncationPsi },
+  };
+
+  const dReplica: Replica = { variables: discriminator.variables(), loss: (inputs) => discriminatorLoss(generator, discriminator, inputs) };
+  const gReplica: Replica = { variables: gVars, loss: (inputs) => generatorLoss(generator, discriminator, inputs) };
+  const phases: TrainerPhase[] = [
+    {
+      name: 'D',
+      replica: dReplica,
+      adam: { learningRate: model.lrD * c, beta1: Math.pow(beta1, c), beta2: Math.pow(beta2, c), epsilon: 1e-8 },
+      variableNames: [...discriminator.namedVariables().keys()].map((k) => `D/${k}`),
+    },
+    {
+      name: 'G',
+      replica: gReplica,
+      adam: { learningRate: model.lrG, beta1, beta2, epsilon: 1e-8 },
+      variableNames: [...generator.namedVariables().keys()].map((k) => `G/${k}`),
+    },
+  ];
+  const buffers = new Map<string, tf.Variable>([
+    ...[...ema.namedVariables()].map(([k, v]) => [`G_ema/${k}`, v] as const),
+    ...generator.namedBuffers('G/'),
+    ...ema.namedBuffers('G_ema/'),
+  ]);
+  let batches = 0;
+
+  return {
+    kind: 'stylegan',
+    config,
+    generator,
+    ema,
+    discriminator,
+    phases,
+    buffers,
+    examplesPerEpoch: dataset.size,
+
+    nextBatch(rng: Rng, batchSize: number): Batch {
+      const batch = dataset.nextBatch(rng, batchSize);
+      drawLatents(generator, rng, batchSize, 'd', batch);
+      drawLatents(generator, rng, batchSize, 'g', batch);
+      // StyleGAN2's lazy schedule: R1 on steps 0, k, 2k, ... (0-based).
+      const weight = batches % model.r1Every === 0 ? r1Weight : 0;
+      batch.r1 = { data: new Float32Array(batchSize).fill(weight), shape: [batchSize] };
+      batches++;
+      return batch;
+    },
+    getDataState: () => dataset.getState() as unknown as DataState,
+    setDataState: (s) => dataset.setState(s as unknown as EpochIteratorState),
+    getState: () => ({ batches }),
+    setState(state: unknown) {
+      const b = (state as { batches?: unknown } | null)?.batches;
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0) throw new Gan3dError('The checkpoint\'s GAN trainer state has no batch count.', 'CHECKPOINT_CORRUPT');
+      batches = b;
+    },
+
+    afterStep(batch: Batch): void {
+      tf.tidy(() => {
+        // ema = G + β (ema - G)
+        emaVars.forEach((v, i) => v.assign(tf.add(gVars[i], tf.mul(tf.sub(v, gVars[i]), emaBeta))));
+        const z = batch.gZ;
+        generator.updateWAvg(generator.mapping(tf.tensor2d(z.data, z.shape as [number, number])));
+        ema.wAvg.assign(generator.wAvg);
+      });
+    },
+
+    async makeSampleGrid(): Promise<Uint8Array> {
+      const columns: tf.Tensor4D[] = [];
+      try {
+        for (let col = 0; col < GRID; col++) {
+          columns.push(
+            tf.tidy(() => {
+              const z = tf.tensor2d(sampleZ.subarray(col * GRID * model.zDim, (col + 1) * GRID * model.zDim), [GRID, model.zDim]);
+              const noise = ema.noiseShapes(GRID).map(([, h, w], i) => tf.tensor4d(sampleNoise[i].subarray(col * GRID * h * w, (col + 1) * GRID * h * w), [GRID, h, w, 1]));
+              return ema.generate(z, { psi: model.truncationPsi, noise });
+            }),
+          );
+        }
+        return await tileGrid(columns.map((images, col) => ({ name: `column ${col}`, images })));
+      } finally {
+        tf.dispose(columns);
+      }
+    },
+
+    dispose(): void {
+      generator.dispose();
+      ema.dispose();
+      discriminator.dispose();
+    },
+  };
+}
