@@ -9,6 +9,7 @@ import { registerEvalCommand } from './eval.js';
 import { registerTrainCommand } from './train.js';
 import { registerModelCommand } from './model.js';
 import { registerReconstructCommand } from './reconstruct.js';
+import { registerSampleCommand } from './sample.js';
 import { gan3dVersion } from '../io/version.js';
 
 const program = new Command();
@@ -24,6 +25,7 @@ registerEvalCommand(program);
 registerTrainCommand(program);
 registerModelCommand(program);
 registerReconstructCommand(program);
+registerSampleCommand(program);
 
 try {
   await program.parseAsync(process.argv);
