@@ -10,6 +10,7 @@ import { registerTrainCommand } from './train.js';
 import { registerModelCommand } from './model.js';
 import { registerReconstructCommand } from './reconstruct.js';
 import { registerSampleCommand } from './sample.js';
+import { registerScoreCommand } from './score.js';
 import { gan3dVersion } from '../io/version.js';
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerTrainCommand(program);
 registerModelCommand(program);
 registerReconstructCommand(program);
 registerSampleCommand(program);
+registerScoreCommand(program);
 
 try {
   await program.parseAsync(process.argv);

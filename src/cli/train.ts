@@ -1,5 +1,6 @@
 // `gan3d train photogeo`: train the photo-geometric autoencoder (Unsup3d) on an image folder with the shared loop.
 // `gan3d train gan`: train the 2D StyleGAN2-style prior (D and G phases per step) on an image folder, same loop.
+// `gan3d train features`: train the SynFace feature network of the offline FID/KID (labels regression), same loop.
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,9 @@ import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
 import type { StyleGanConfig } from '../models/stylegan/config.js';
 import { createGanTrainer, resolveImageFolder, savedGanSettings } from '../pipelines/train-gan.js';
 import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
+import type { FeatureNetOverrides } from '../models/features/config.js';
+import { createFeaturesTrainer, savedFeaturesSettings } from '../pipelines/train-features.js';
+import { exportFeatureBundle } from '../pipelines/features-bundle.js';
 
 export interface TrainPhotoGeoOptions {
   data: string;
@@ -274,6 +278,120 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   }
 }
 
+export interface TrainFeaturesOptions {
+  data: string;
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  steps?: string;
+  epochs?: string;
+  batch: string;
+  seed?: string;
+  checkpointEvery: string;
+  evalEvery: string;
+  evalImages: string;
+  widths?: string;
+  featureDim?: string;
+  lr?: string;
+  /** Write the trained network as a bundle into this folder when the run completes. */
+  export?: string;
+  exportForce?: boolean;
+  quiet?: boolean;
+  /** Not on the command line: model overrides (tests train tiny networks). */
+  model?: FeatureNetOverrides;
+  /** Not on the command line: worker threads (default from GAN3D_THREADS / the core count). */
+  workers?: number;
+  /** Not on the command line: where the summary goes (default stdout). */
+  write?: (text: string) => void;
+}
+
+/** The `train features` action, callable without commander (tests). */
+export async function trainFeaturesCommand(opts: TrainFeaturesOptions): Promise<RunResult> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  for (const need of [path.join('train', 'image'), path.join('train', 'params.jsonl')]) {
+    if (!fs.existsSync(path.join(opts.data, need))) {
+      throw new Gan3dError(`--data ${opts.data}: expected ${path.join(opts.data, need)} (a SynFace dataset, as \`gan3d data synface\` writes).`, 'NO_DATA');
+    }
+  }
+  if (opts.steps !== undefined && opts.epochs !== undefined) throw new Gan3dError('Give --steps or --epochs, not both.', 'BAD_ARGUMENT');
+  if (opts.steps === undefined && opts.epochs === undefined) throw new Gan3dError('Say how long to train: --steps N or --epochs E.', 'BAD_ARGUMENT');
+  if (opts.resume && opts.force) throw new Gan3dError('--resume continues a run and --force deletes it: give one of them.', 'BAD_ARGUMENT');
+  const maxSteps = count('steps', opts.steps, 1);
+  const epochs = count('epochs', opts.epochs, 1);
+  const batchSize = count('batch', opts.batch, 1)!;
+  let seed = count('seed', opts.seed, 0);
+  const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
+  const evalEvery = count('eval-every', opts.evalEvery, 0)!;
+  const evalImages = count('eval-images', opts.evalImages, 1)!;
+  if (evalEvery > 0 && !fs.existsSync(path.join(opts.data, 'val', 'params.jsonl'))) {
+    throw new Gan3dError(`--eval-every needs a labelled val split: ${path.join(opts.data, 'val', 'params.jsonl')} is missing (or pass --eval-every 0).`, 'NO_DATA');
+  }
+  const flagged: FeatureNetOverrides = {};
+  if (opts.widths !== undefined) {
+    const w = opts.widths.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+    if (w.length !== 4 || !w.every((x) => Number.isInteger(x) && x >= 1)) {
+      throw new Gan3dError(`--widths must be four whole numbers "a,b,c,d" (the stride-2 stages), got "${opts.widths}".`, 'BAD_ARGUMENT');
+    }
+    flagged.widths = w as [number, number, number, number];
+  }
+  if (opts.featureDim !== undefined) flagged.featureDim = count('feature-dim', opts.featureDim, 1);
+  if (opts.lr !== undefined) {
+    const lr = Number(opts.lr);
+    if (opts.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0) throw new Gan3dError(`--lr must be a positive number, got "${opts.lr}".`, 'BAD_ARGUMENT');
+    flagged.lr = lr;
+  }
+  const outDir = path.resolve(opts.out);
+  let model: FeatureNetOverrides = { ...flagged, ...opts.model };
+  if (opts.resume) {
+    const saved = await savedFeaturesSettings(outDir);
+    if (saved) {
+      seed ??= saved.seed;
+      if (opts.model === undefined && Object.keys(flagged).length === 0) model = saved.model;
+    }
+  } else if (!opts.force) {
+    const found = ['log.jsonl', 'checkpoints', 'samples'].filter((f) => fs.existsSync(path.join(outDir, f)));
+    if (found.length > 0) {
+      throw new Gan3dError(`${outDir} already holds a training run (${found.join(', ')}): pass --resume to continue it or --force to start over.`, 'TRAIN_RUN_EXISTS');
+    }
+  }
+  if (opts.export !== undefined && !opts.exportForce && fs.existsSync(path.join(opts.export, 'model.json'))) {
+    throw new Gan3dError(`--export ${opts.export} already holds a model bundle: pass --export-force to replace it.`, 'MODEL_EXISTS');
+  }
+  seed ??= 1;
+
+  if (!opts.quiet) process.stderr.write(`Decoding the training images and labels of ${opts.data} …\n`);
+  const trainer = await createFeaturesTrainer({ data: opts.data, seed, model, evalImages });
+  const c = trainer.config.model;
+  write(
+    `Training the feature network (widths ${c.widths.join(',')}, ${c.featureDim}-d features, ${c.labels.length} labels) on ${trainer.config.data.images} images ` +
+      `of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}).\nWriting to ${shownPath(outDir)}/: log.jsonl, checkpoints/.\n`,
+  );
+  const result = await runTraining({
+    trainer,
+    outDir,
+    resume: opts.resume,
+    force: opts.force,
+    maxSteps,
+    epochs,
+    batchSize,
+    seed,
+    checkpointEvery,
+    evalEvery,
+    workers: opts.workers,
+    quiet: opts.quiet,
+  });
+  const ev = await lastEval(outDir);
+  write(
+    `${result.status === 'completed' ? 'Completed' : 'Interrupted'} at step ${result.step} (epoch ${result.epoch}); checkpoint ${shownPath(result.checkpoint)}\n` +
+      (ev ? `last eval: ${JSON.stringify({ step: ev.step, val_r2: ev.val_r2, val_mae: ev.val_mae })}\n` : 'no evaluation ran (see --eval-every)\n'),
+  );
+  if (opts.export !== undefined && result.status === 'completed') {
+    const b = await exportFeatureBundle(result.checkpoint, opts.export, { force: opts.exportForce });
+    write(`Exported ${b.id} (${b.parameters} parameters, ${(b.bytes / 1e6).toFixed(2)} MB) to ${shownPath(path.resolve(b.dir))}/\n`);
+  }
+  return result;
+}
+
 export function registerTrainCommand(program: Command): void {
   const train = program.command('train').description('train models with the shared loop (checkpoints, exact resume, samples, eval)');
   train
@@ -316,5 +434,28 @@ export function registerTrainCommand(program: Command): void {
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);
+    });
+  train
+    .command('features')
+    .description('train the SynFace feature network of the offline FID/KID (gan3d score): regresses pose, light, shape labels')
+    .requiredOption('--data <dir>', 'SynFace root with train/{image,params.jsonl} (and val/ for eval), e.g. data/synface')
+    .option('--out <dir>', 'run folder: log.jsonl, checkpoints/', 'runs/features')
+    .option('--resume', 'continue the run in --out from its newest checkpoint')
+    .option('--force', 'start over in a folder that already holds a run (deletes it)')
+    .option('--steps <n>', 'optimizer steps in total')
+    .option('--epochs <e>', 'passes over the training images in total (instead of --steps)')
+    .option('--batch <b>', 'images per step', '32')
+    .option('--seed <s>', 'seed of the weights and data order (default 1; a resume keeps the run\'s)')
+    .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '500')
+    .option('--eval-every <n>', 'steps between label R²/abs-error evaluations on val (0: never)', '250')
+    .option('--eval-images <n>', 'validation images per evaluation', '500')
+    .option('--widths <a,b,c,d>', 'channels of the four stride-2 stages (default 16,32,64,128)')
+    .option('--feature-dim <d>', 'size of the feature vector (default 128)')
+    .option('--lr <rate>', 'Adam learning rate (default 1e-3)')
+    .option('--export <dir>', 'when the run completes, write the network as a bundle there (e.g. models/features)')
+    .option('--export-force', 'replace a bundle already in --export')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: TrainFeaturesOptions) => {
+      await trainFeaturesCommand(opts);
     });
 }

@@ -1,0 +1,141 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/engine/backend.js';
+import { generateSynface } from '../../src/data/synface/dataset.js';
+import { listImageIds } from '../../src/data/image-folder.js';
+import { trainFeaturesCommand, type TrainFeaturesOptions } from '../../src/cli/train.js';
+import { scoreCommand } from '../../src/cli/score.js';
+import { folderFeatures, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
+import { labelErrors } from '../../src/pipelines/train-features.js';
+import { FEATURE_LABELS, denormalizeLabel, labelVector } from '../../src/models/features/labels.js';
+import type { FeatureNetOverrides } from '../../src/models/features/config.js';
+import type { LogLine } from '../../src/train/loop.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// A tiny network: the test checks the plumbing, not the model.
+const TINY: FeatureNetOverrides = { widths: [4, 4, 4, 8], featureDim: 8 };
+let root = '';
+let data = '';
+let bundle = '';
+
+before(async () => {
+  await initBackend('wasm');
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-features-'));
+  data = path.join(root, 'synface');
+  await generateSynface({ out: data, n: 30, size: 64, seed: 5, batch: 10 });
+  bundle = path.join(root, 'models', 'features');
+});
+after(() => fs.rm(root, { recursive: true, force: true }));
+
+function options(out: string, extra: Partial<TrainFeaturesOptions> = {}): TrainFeaturesOptions {
+  return {
+    data,
+    out,
+    steps: '2',
+    batch: '4',
+    seed: '3',
+    checkpointEvery: '0',
+    evalEvery: '2',
+    evalImages: '3',
+    model: TINY,
+    workers: 1,
+    quiet: true,
+    write: () => {},
+    ...extra,
+  };
+}
+
+test('labels: 18 normalised SynFace parameters, inverse of the normalisation, R² of a perfect prediction is 1', async () => {
+  const line = (await fs.readFile(path.join(data, 'train', 'params.jsonl'), 'utf8')).split('\n')[0];
+  const rec = JSON.parse(line) as Record<string, unknown>;
+  const y = labelVector(rec, FEATURE_LABELS);
+  assert.equal(y.length, 18);
+  assert.ok(y.every((v) => v >= -1 && v <= 1), `labels ${[...y]}`);
+  const ry = FEATURE_LABELS.findIndex((l) => l.name === 'view.ry');
+  assert.ok(Math.abs(denormalizeLabel(y[ry], FEATURE_LABELS[ry]) - (rec.view as number[])[1]) < 1e-6);
+  const truth = Float32Array.from({ length: 36 }, (_, i) => Math.sin(i));
+  const e = labelErrors(truth, truth, FEATURE_LABELS);
+  assert.equal(e.meanR2, 1);
+  assert.equal(e.meanAbsNormalized, 0);
+});
+
+test('train features 2 steps on the shared loop, export, load, features, score and floor', async () => {
+  const out = path.join(root, 'run');
+  const result = await trainFeaturesCommand(options(out, { export: bundle }));
+  assert.equal(result.status, 'completed');
+  assert.equal(result.step, 2);
+  const log = (await fs.readFile(path.join(out, 'log.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as LogLine);
+  const ev = log.find((l) => l.type === 'eval')!;
+  assert.ok(Number.isFinite(ev.val_r2) && Number.isFinite(ev.val_mae) && Number.isFinite(ev['mae_view.ry']), JSON.stringify(ev));
+  assert.equal((log[0].config as { training: { batchSize: number } }).training.batchSize, 4);
+
+  // The bundle holds the checkpoint's weights.
+  const fromBundle = await loadFeatureModel(bundle);
+  const fromRun = await loadFeatureModel(out);
+  assert.equal(fromBundle.config.featureDim, 8);
+  assert.equal(fromBundle.meta.source, 'bundle');
+  const doc = JSON.parse(await fs.readFile(path.join(bundle, 'model.json'), 'utf8')) as { kind: string; note: string };
+  assert.equal(doc.kind, 'features');
+  assert.match(doc.note, /NOT comparable to Inception/);
+  const dir = path.join(data, 'val', 'image');
+  const ids = listImageIds(dir);
+  const before = tf.memory().numTensors;
+  const f = await folderFeatures(fromBundle.model, dir, ids, 2);
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(f.length, ids.length * 8);
+  assert.ok(f.every(Number.isFinite));
+  assert.deepEqual(await folderFeatures(fromRun.model, dir, ids), f);
+  fromRun.model.dispose();
+
+  // score: two folders (a split with image/, a plain folder), the floor, JSON output.
+  const json = path.join(root, 'score.json');
+  const report = await scoreCommand({ real: path.join(data, 'train'), fake: dir, floor: path.join(data, 'train'), model: bundle, json, kidSubsets: '5', write: () => {} });
+  for (const k of ['fid', 'kid', 'kid_std'] as const) assert.ok(Number.isFinite(report[k]), `${k} = ${report[k]}`);
+  assert.equal(report.images_real, 24);
+  assert.equal(report.images_fake, 3);
+  assert.equal(report.features_model, fromBundle.id);
+  assert.ok(report.floor && Number.isFinite(report.floor.fid) && report.floor.images_real === 12 && report.floor.images_fake === 12);
+  const written = JSON.parse(await fs.readFile(json, 'utf8')) as Record<string, unknown>;
+  for (const k of ['fid', 'kid', 'kid_std', 'images_real', 'images_fake', 'features_model']) assert.ok(k in written, k);
+  await assert.rejects(scoreCommand({ real: dir, fake: dir, model: bundle, json, write: () => {} }), /already exists: pass --force/);
+  // The floor helper alone, with the same model, is the report's floor.
+  const floor = await realismFloor(path.join(data, 'train'), { model: fromBundle, subsets: 5 });
+  assert.equal(floor.fid, report.floor.fid);
+  assert.equal(floor.kid, report.floor.kid);
+  fromBundle.model.dispose();
+});
+
+test('clear errors: empty folder, missing model, corrupt bundle, bad arguments', async () => {
+  const empty = path.join(root, 'empty');
+  await fs.mkdir(empty, { recursive: true });
+  const val = path.join(data, 'val', 'image');
+  await assert.rejects(scoreCommand({ real: empty, fake: val, model: bundle, write: () => {} }), /no PNG images found/);
+  await assert.rejects(scoreCommand({ real: path.join(root, 'nope'), fake: val, model: bundle, write: () => {} }), /--real .*no such folder/);
+  await assert.rejects(scoreCommand({ real: val, fake: val, model: path.join(root, 'no-model'), write: () => {} }), /No feature network at .*gan3d train features/);
+  await assert.rejects(scoreCommand({ real: val, write: () => {} }), /Give both --real <dir> and --fake <dir>/);
+  await assert.rejects(scoreCommand({ write: () => {} }), /Say what to score/);
+  await assert.rejects(scoreCommand({ floor: val, model: bundle, write: () => {} }), /the floor needs at least 4 images/);
+  await assert.rejects(scoreCommand({ floor: val, model: bundle, kidSubsets: '0', write: () => {} }), /--kid-subsets must be a whole number ≥ 1/);
+  const broken = path.join(root, 'broken');
+  await fs.cp(bundle, broken, { recursive: true });
+  const w = await fs.readFile(path.join(broken, 'weights.bin'));
+  w[0] ^= 0xff;
+  await fs.writeFile(path.join(broken, 'weights.bin'), w);
+  await assert.rejects(loadFeatureModel(broken), /does not match the SHA-256 digest/);
+  await assert.rejects(loadFeatureModel(path.join(data, 'train')), /is not a feature network/);
+  await assert.rejects(trainFeaturesCommand(options(path.join(root, 'r2'), { data: path.join(root, 'nope') })), /expected .*train\/image/);
+  await assert.rejects(trainFeaturesCommand(options(path.join(root, 'r2'), { widths: '8,8' })), /--widths must be four whole numbers/);
+  await assert.rejects(trainFeaturesCommand(options(path.join(root, 'run'))), /already holds a training run/);
+  await assert.rejects(trainFeaturesCommand(options(path.join(root, 'r3'), { export: bundle })), /already holds a model bundle: pass --export-force/);
+  // The command line prints the message, not a stack, and exits with 2.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'score', '--real', empty, '--fake', val, '--model', bundle], { cwd: repo, encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^gan3d: .*no PNG images found/m);
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
+});
