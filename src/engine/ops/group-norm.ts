@@ -7,8 +7,9 @@
 //   kernel; the backward pass in another);
 // - a composition of tf ops (tf.moments on a grouped view) that runs on every backend, webgl included.
 // `groupNorm` picks the kernels when the active backend has them: tf.moments over the non-adjacent axes of the grouped
-// layout transposes on wasm, which made GroupNorm at 64x64x16 cost more than the convolution before it. Measured
-// numbers are in bench/results/engine.json (group_norm).
+// layout transposes on wasm, which made GroupNorm at 64x64x16 cost more than the convolution before it. Measured on wasm
+// (1 thread, another training process busy on the 2 cores, both variants in the same run): the kernels' forward
+// pass is 1.7-2.4x faster than the tf-ops version over the photogeo networks' GroupNorm shapes.
 // `groupNormAutodiff` (autodiff through tf.moments) is kept as the cross-check the tests compare against.
 import * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../errors.js';
