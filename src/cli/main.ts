@@ -11,6 +11,8 @@ import { registerModelCommand } from './model.js';
 import { registerReconstructCommand } from './reconstruct.js';
 import { registerSampleCommand } from './sample.js';
 import { registerScoreCommand } from './score.js';
+import { registerInvertCommand } from './invert.js';
+import { registerRefineCommand } from './refine.js';
 import { gan3dVersion } from '../io/version.js';
 
 const program = new Command();
@@ -28,6 +30,8 @@ registerModelCommand(program);
 registerReconstructCommand(program);
 registerSampleCommand(program);
 registerScoreCommand(program);
+registerInvertCommand(program);
+registerRefineCommand(program);
 
 try {
   await program.parseAsync(process.argv);

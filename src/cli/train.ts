@@ -1,6 +1,7 @@
 // `gan3d train photogeo`: train the photo-geometric autoencoder (Unsup3d) on an image folder with the shared loop.
 // `gan3d train gan`: train the 2D StyleGAN2-style prior (D and G phases per step) on an image folder, same loop.
 // `gan3d train features`: train the SynFace feature network of the offline FID/KID (labels regression), same loop.
+// `gan3d train encoder`: train the GAN-inversion encoder (image → w) on a frozen GAN's samples, same loop.
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,12 +16,16 @@ import {
   type PhotoGeoWidths,
 } from '../pipelines/train-photogeo.js';
 import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
-import type { StyleGanConfig } from '../models/stylegan/config.js';
+import { STYLEGAN_WIDTHS, type StyleGanConfig } from '../models/stylegan/config.js';
 import { createGanTrainer, resolveImageFolder, savedGanSettings } from '../pipelines/train-gan.js';
 import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
 import type { FeatureNetOverrides } from '../models/features/config.js';
 import { createFeaturesTrainer, savedFeaturesSettings } from '../pipelines/train-features.js';
 import { exportFeatureBundle } from '../pipelines/features-bundle.js';
+import { registerTrainParserCommand } from './train-parser.js';
+import type { EncoderOverrides } from '../models/encoder/config.js';
+import { loadGanModel } from '../pipelines/gan-bundle.js';
+import { DEFAULT_ENCODER_LR, DEFAULT_LAMBDA_IMG, createEncoderTrainer, savedEncoderSettings, type SampleNoise } from '../pipelines/train-encoder.js';
 
 export interface TrainPhotoGeoOptions {
   data: string;
@@ -199,6 +204,8 @@ export interface TrainGanOptions {
   seed?: string;
   checkpointEvery: string;
   sampleEvery: string;
+  /** Channel table preset of G and D: default | small (STYLEGAN_WIDTHS). */
+  widths?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -228,13 +235,23 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
   const sampleEvery = count('sample-every', opts.sampleEvery, 0)!;
 
+  let widths: Record<number, number> | undefined;
+  if (opts.widths !== undefined) {
+    if (!Object.hasOwn(STYLEGAN_WIDTHS, opts.widths)) {
+      throw new Gan3dError(`--widths must be one of ${Object.keys(STYLEGAN_WIDTHS).join(', ')}, got "${opts.widths}".`, 'BAD_ARGUMENT');
+    }
+    widths = STYLEGAN_WIDTHS[opts.widths as keyof typeof STYLEGAN_WIDTHS];
+  }
   const outDir = path.resolve(opts.out);
-  let model = opts.model ?? {};
+  let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...opts.model };
   if (opts.resume) {
     // A resume continues with the run's own seed and model unless they are given again (then they must match).
     const saved = await savedGanSettings(outDir);
     if (saved) {
       seed ??= saved.seed;
+      if (widths && JSON.stringify(saved.model.generatorChannels) !== JSON.stringify({ ...saved.model.generatorChannels, ...widths })) {
+        throw new Gan3dError(`${outDir} was trained with other widths: resume without --widths, or start a new run with --force.`, 'BAD_ARGUMENT');
+      }
       if (opts.model === undefined) model = saved.model;
       if (saved.model.batchSize !== batchSize) {
         throw new Gan3dError(`${outDir} was trained with --batch ${saved.model.batchSize}: resume with that batch size, or start a new run with --force.`, 'BAD_ARGUMENT');
@@ -392,6 +409,141 @@ export async function trainFeaturesCommand(opts: TrainFeaturesOptions): Promise<
   return result;
 }
 
+export interface TrainEncoderOptions {
+  /** The GAN to invert: bundle, checkpoint or run folder (a resume defaults to the one the run was trained with). */
+  gan?: string;
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  steps?: string;
+  batch: string;
+  seed?: string;
+  lr?: string;
+  lambdaImg?: string;
+  truncation?: string;
+  noise?: string;
+  widths?: string;
+  checkpointEvery: string;
+  sampleEvery: string;
+  evalEvery: string;
+  evalSamples?: string;
+  quiet?: boolean;
+  /** Not on the command line: encoder overrides (tests train tiny networks). */
+  model?: EncoderOverrides;
+  /** Not on the command line: where the summary goes (default stdout). */
+  write?: (text: string) => void;
+  /** Not on the command line: stops the run like Ctrl-C (tests). */
+  signal?: AbortSignal;
+}
+
+function positiveNumber(flag: string, raw: string | undefined, allowZero: boolean, max = Infinity): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || (allowZero ? v < 0 : v <= 0) || v > max) {
+    throw new Gan3dError(`--${flag} must be a number ${allowZero ? '≥ 0' : '> 0'}${max < Infinity ? ` and ≤ ${max}` : ''}, got "${raw}".`, 'BAD_ARGUMENT');
+  }
+  return v;
+}
+
+/** The `train encoder` action, callable without commander (tests). */
+export async function trainEncoderCommand(opts: TrainEncoderOptions): Promise<RunResult> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  if (opts.steps === undefined) throw new Gan3dError('Say how long to train: --steps N (samples are generated afresh every step, so there are no epochs).', 'BAD_ARGUMENT');
+  if (opts.resume && opts.force) throw new Gan3dError('--resume continues a run and --force deletes it: give one of them.', 'BAD_ARGUMENT');
+  const maxSteps = count('steps', opts.steps, 1);
+  const batchSize = count('batch', opts.batch, 1)!;
+  let seed = count('seed', opts.seed, 0);
+  const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
+  const sampleEvery = count('sample-every', opts.sampleEvery, 0)!;
+  const evalEvery = count('eval-every', opts.evalEvery, 0)!;
+  let evalSamples = count('eval-samples', opts.evalSamples, 1);
+  let lr = positiveNumber('lr', opts.lr, false);
+  let lambdaImg = positiveNumber('lambda-img', opts.lambdaImg, true);
+  let psi = positiveNumber('truncation', opts.truncation, true, 2);
+  let noise: SampleNoise | undefined;
+  if (opts.noise !== undefined) {
+    if (opts.noise !== 'random' && opts.noise !== 'none') throw new Gan3dError(`--noise must be random or none, got "${opts.noise}".`, 'BAD_ARGUMENT');
+    noise = opts.noise;
+  }
+  let model: EncoderOverrides = { ...opts.model };
+  if (opts.widths !== undefined) {
+    const w = opts.widths.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+    if (!w.every((x) => Number.isInteger(x) && x >= 1)) throw new Gan3dError(`--widths must be whole numbers "a,b,…" (one per stride-2 stage), got "${opts.widths}".`, 'BAD_ARGUMENT');
+    model.widths = w;
+  }
+  const outDir = path.resolve(opts.out);
+  let ganSource = opts.gan;
+  let savedGanId: string | null = null;
+  if (opts.resume) {
+    // A resume continues with the run's own GAN, seed and settings unless they are given again (then they must match).
+    const saved = await savedEncoderSettings(outDir);
+    if (saved) {
+      seed ??= saved.seed;
+      ganSource ??= saved.ganSource ?? undefined;
+      savedGanId = saved.gan.id;
+      if (opts.model === undefined && opts.widths === undefined) model = saved.model;
+      lr ??= saved.lr;
+      lambdaImg ??= saved.lambdaImg;
+      psi ??= saved.psi;
+      noise ??= saved.noise;
+      evalSamples ??= saved.evalSamples;
+    }
+  } else if (!opts.force) {
+    const found = ['log.jsonl', 'checkpoints', 'samples'].filter((f) => fs.existsSync(path.join(outDir, f)));
+    if (found.length > 0) {
+      throw new Gan3dError(`${outDir} already holds a training run (${found.join(', ')}): pass --resume to continue it or --force to start over.`, 'TRAIN_RUN_EXISTS');
+    }
+  }
+  if (ganSource === undefined) throw new Gan3dError('Say which GAN the encoder inverts: --gan <bundle, checkpoint or run folder> (e.g. models/gan).', 'BAD_ARGUMENT');
+  seed ??= 1;
+
+  const gan = await loadGanModel(ganSource);
+  try {
+    if (savedGanId !== null && savedGanId !== gan.id) {
+      throw new Gan3dError(
+        `${outDir} was trained against GAN "${savedGanId}", but --gan ${ganSource} is "${gan.id}": resume with that GAN (a checkpoint folder pins it), or start a new run with --force.`,
+        'CHECKPOINT_INCOMPATIBLE',
+      );
+    }
+    const trainer = await createEncoderTrainer({ gan, seed, model, lr, lambdaImg, psi, noise, evalSamples });
+    try {
+      const c = trainer.config;
+      write(
+        `Training the inversion encoder (${trainer.encoder.parameterCount()} parameters, widths ${c.model.widths.join(',')}) for GAN "${gan.id}" ` +
+          `on its samples (ψ ${c.samples.psi}, noise ${c.samples.noise}, λ_img ${c.loss.lambdaImg}, lr ${c.optimizer.learningRate}; ` +
+          `${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}, single-threaded).\n` +
+          `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
+      );
+      const result = await runTraining({
+        trainer,
+        outDir,
+        resume: opts.resume,
+        force: opts.force,
+        maxSteps,
+        batchSize,
+        seed,
+        checkpointEvery,
+        sampleEvery,
+        evalEvery,
+        quiet: opts.quiet,
+        signal: opts.signal,
+      });
+      const ev = await lastEval(outDir);
+      write(
+        `${result.status === 'completed' ? 'Completed' : 'Interrupted'} at step ${result.step}; checkpoint ${shownPath(result.checkpoint)}\n` +
+          (ev
+            ? `last eval: ${JSON.stringify({ step: ev.step, eval_w_mse: ev.eval_w_mse, eval_psnr: ev.eval_psnr, eval_psnr_mean_w: ev.eval_psnr_mean_w })}\n`
+            : 'no evaluation ran (see --eval-every)\n'),
+      );
+      return result;
+    } finally {
+      trainer.dispose();
+    }
+  } finally {
+    gan.dispose();
+  }
+}
+
 export function registerTrainCommand(program: Command): void {
   const train = program.command('train').description('train models with the shared loop (checkpoints, exact resume, samples, eval)');
   train
@@ -431,6 +583,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--seed <s>', 'seed of the weights, data order, latents and flips (default 1; a resume keeps the run\'s)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '1000')
     .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
+    .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);
@@ -458,4 +611,28 @@ export function registerTrainCommand(program: Command): void {
     .action(async (opts: TrainFeaturesOptions) => {
       await trainFeaturesCommand(opts);
     });
+  train
+    .command('encoder')
+    .description('train the GAN-inversion encoder (image → w, relative to the GAN\'s mean w) on samples of a frozen GAN (single-threaded)')
+    .option('--gan <dir>', 'the GAN to invert: bundle, checkpoint or run folder (a resume keeps the run\'s)')
+    .option('--out <dir>', 'run folder: log.jsonl, samples/, checkpoints/', 'runs/encoder')
+    .option('--resume', 'continue the run in --out from its newest checkpoint')
+    .option('--force', 'start over in a folder that already holds a run (deletes it)')
+    .option('--steps <n>', 'optimizer steps in total')
+    .option('--batch <b>', 'generated samples per step', '16')
+    .option('--seed <s>', 'seed of the weights and the sample latents (default 1; a resume keeps the run\'s)')
+    .option('--lr <rate>', `Adam learning rate (default ${DEFAULT_ENCODER_LR})`)
+    .option('--lambda-img <w>', `weight of the image L1 |G(E(x)) − x| beside the w MSE (default ${DEFAULT_LAMBDA_IMG}; > 0 runs G forward and backward every step)`)
+    .option('--truncation <psi>', 'truncation ψ of the training samples, 0..2 (default 1: none)')
+    .option('--noise <mode>', 'per-layer noise of the training samples: random or none (default random)')
+    .option('--widths <a,b,…>', 'channels of the stride-2 stages (default 32,64,128,128 at 64×64)')
+    .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '500')
+    .option('--sample-every <n>', 'steps between sample grids: samples | G(E(samples)) (0: never)', '500')
+    .option('--eval-every <n>', 'steps between evaluations on fixed samples: w MSE and PSNR (0: never)', '250')
+    .option('--eval-samples <n>', 'generated samples in the fixed evaluation set (default 64)')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: TrainEncoderOptions) => {
+      await trainEncoderCommand(opts);
+    });
+  registerTrainParserCommand(train);
 }

@@ -4,6 +4,7 @@
 // (slope 0.2) times sqrt(2), which keeps the activations' second moment at about 1.
 import * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../engine/errors.js';
+import { biasLrelu } from '../engine/ops/bias-act.js';
 import type { Rng } from '../engine/random.js';
 import { Module } from './module.js';
 
@@ -14,12 +15,18 @@ export const LRELU_SLOPE = 0.2;
 export const LRELU_GAIN = Math.SQRT2;
 
 /**
- * leakyRelu(x, 0.2) * sqrt(2), written as sqrt(2) (0.2 x + 0.8 relu(x)): tfjs's LeakyRelu gradient goes through
- * `greater`, which has no gradient, so a gradient of a gradient (R1) could not pass it; Relu's goes through `step`,
- * which has one (zero).
+ * leakyRelu(x, 0.2) * sqrt(2). tfjs's LeakyRelu gradient goes through `greater`, which has no gradient, so a gradient
+ * of a gradient (R1) could not pass it. On cpu and wasm this is the engine's fused loop op (src/engine/ops/bias-act.ts,
+ * differentiable to any order); elsewhere sqrt(2) (0.2 x + 0.8 relu(x)), whose second derivative goes through relu's
+ * `step`. Same function either way.
  */
 export function lreluGain<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.add(tf.mul(x, LRELU_SLOPE * LRELU_GAIN), tf.mul(tf.relu(x), (1 - LRELU_SLOPE) * LRELU_GAIN)));
+  return biasLrelu(x, undefined, LRELU_SLOPE, LRELU_GAIN);
+}
+
+/** lreluGain(x + b) with b on the last axis, as one fused op (see lreluGain). */
+export function biasLreluGain<T extends tf.Tensor>(x: T, b: tf.Tensor1D): T {
+  return biasLrelu(x, b, LRELU_SLOPE, LRELU_GAIN);
 }
 
 export interface EqualLinearOptions {
@@ -62,8 +69,10 @@ export class EqualLinear extends Module {
     }
     return tf.tidy(() => {
       let y: tf.Tensor2D = tf.matMul(x, tf.mul(this.weight, this.scale) as tf.Tensor2D);
-      if (this.bias) y = tf.add(y, tf.mul(this.bias, this.lrMul));
-      return this.activation === 'lrelu' ? lreluGain(y) : y;
+      const bias = this.bias ? (tf.mul(this.bias, this.lrMul) as tf.Tensor1D) : undefined;
+      if (this.activation === 'lrelu') return bias ? biasLreluGain(y, bias) : lreluGain(y);
+      if (bias) y = tf.add(y, bias);
+      return y;
     });
   }
 
@@ -117,8 +126,10 @@ export class EqualConv2d extends Module {
       // Scaling the filter is cheaper than scaling the output for every layer here (k^2 cin cout < N H W cout).
       const w = tf.mul(this.weight, this.scale) as tf.Tensor4D;
       let y: tf.Tensor4D = tf.conv2d(x, w, 1, this.kernel === 1 ? 'valid' : 'same');
-      if (this.bias) y = tf.add(y, tf.mul(this.bias, this.lrMul));
-      return this.activation === 'lrelu' ? lreluGain(y) : y;
+      const bias = this.bias ? (tf.mul(this.bias, this.lrMul) as tf.Tensor1D) : undefined;
+      if (this.activation === 'lrelu') return bias ? biasLreluGain(y, bias) : lreluGain(y);
+      if (bias) y = tf.add(y, bias);
+      return y;
     });
   }
 }

@@ -6,6 +6,7 @@
 // (for tests and references). Stride 1, 'same' zero padding, odd kernel; upsampling happens outside (StyledConv).
 import * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../engine/errors.js';
+import { scaleChannels } from '../engine/ops/modulation.js';
 import type { Rng } from '../engine/random.js';
 import { EqualLinear } from './equalized.js';
 import { Module } from './module.js';
@@ -55,17 +56,26 @@ export class ModulatedConv2d extends Module {
     });
   }
 
-  /** x [N, H, W, cin], latents w [N, wDim] -> [N, H, W, cout]. */
-  apply(x: tf.Tensor4D, w?: tf.Tensor2D): tf.Tensor4D {
+  /** The conv of x scaled by the styles s [N, cin] per sample and channel, before demodulation. */
+  convolveStyled(x: tf.Tensor4D, s: tf.Tensor2D): tf.Tensor4D {
+    return tf.tidy(() => tf.conv2d(scaleChannels(x, s), tf.mul(this.weight, this.scale) as tf.Tensor4D, 1, this.kernel === 1 ? 'valid' : 'same'));
+  }
+
+  /** Checks x [N, H, W, cin] against latents w [N, wDim] (the second argument of apply). */
+  checkInputs(x: tf.Tensor4D, w?: tf.Tensor2D): asserts w is tf.Tensor2D {
     if (!w) throw new Gan3dError('ModulatedConv2d.apply needs the latents w [N, wDim] as its second argument.', 'BAD_ARGUMENT');
-    const [n, , , c] = x.shape;
-    if (x.rank !== 4 || c !== this.cin || w.shape[0] !== n) {
+    if (x.rank !== 4 || x.shape[3] !== this.cin || w.shape[0] !== x.shape[0]) {
       throw new Gan3dError(`ModulatedConv2d expects x [N, H, W, ${this.cin}] and w [N, wDim], got [${x.shape}] and [${w.shape}].`, 'BAD_SHAPE');
     }
+  }
+
+  /** x [N, H, W, cin], latents w [N, wDim] -> [N, H, W, cout]. */
+  apply(x: tf.Tensor4D, w?: tf.Tensor2D): tf.Tensor4D {
+    this.checkInputs(x, w);
+    const n = x.shape[0];
     return tf.tidy(() => {
       const s = this.style(w);
-      const xs: tf.Tensor4D = tf.mul(x, tf.reshape(s, [n, 1, 1, this.cin]));
-      const y = tf.conv2d(xs, tf.mul(this.weight, this.scale) as tf.Tensor4D, 1, this.kernel === 1 ? 'valid' : 'same');
+      const y = this.convolveStyled(x, s);
       if (!this.demodulate) return y;
       return tf.mul(y, tf.reshape(this.demodCoefficients(s), [n, 1, 1, this.cout]));
     });

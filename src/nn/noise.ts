@@ -23,12 +23,16 @@ export class NoiseInjection extends Module {
   apply(x: tf.Tensor4D, noise?: tf.Tensor4D | Rng): tf.Tensor4D {
     if (noise === undefined) return tf.clone(x);
     const [n, h, w] = x.shape;
-    return tf.tidy(() => {
-      const z = noise instanceof tf.Tensor ? noise : drawNoise(noise, n, h, w);
-      if (z.shape[1] !== h || z.shape[2] !== w || z.shape[3] !== 1 || (z.shape[0] !== n && z.shape[0] !== 1)) {
-        throw new Gan3dError(`NoiseInjection: noise [${z.shape}] does not fit [${n}, ${h}, ${w}, 1].`, 'BAD_SHAPE');
-      }
-      return tf.add(x, tf.mul(z, this.strength));
-    });
+    return tf.tidy(() => tf.add(x, tf.mul(this.noiseMap(noise, n, h, w), this.strength)));
+  }
+
+  /** The noise map [N or 1, h, w, 1] for x [n, h, w, C]: the tensor given (checked) or one drawn from the Rng. */
+  noiseMap(noise: tf.Tensor4D | Rng, n: number, h: number, w: number): tf.Tensor4D {
+    const z = noise instanceof tf.Tensor ? noise : drawNoise(noise, n, h, w);
+    if (z.shape[1] !== h || z.shape[2] !== w || z.shape[3] !== 1 || (z.shape[0] !== n && z.shape[0] !== 1)) {
+      if (z !== noise) z.dispose();
+      throw new Gan3dError(`NoiseInjection: noise [${z.shape}] does not fit [${n}, ${h}, ${w}, 1].`, 'BAD_SHAPE');
+    }
+    return z;
   }
 }

@@ -1,9 +1,11 @@
 // StyleGAN2's synthesis layer: [2x upsample] -> modulated 3x3 conv with demodulation -> noise -> bias + leaky ReLU
 // times sqrt(2). Upsampling is bilinear (half-pixel centres) before the conv, in place of StyleGAN2's transposed
-// conv + [1, 3, 3, 1] blur: simpler, and its gradient is smooth too.
+// conv + [1, 3, 3, 1] blur: simpler, and its gradient is smooth too. After the conv, demodulation, noise, bias and
+// activation run as one fused op (src/engine/ops/modulation.ts) with the same math.
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../engine/random.js';
-import { lreluGain } from './equalized.js';
+import { modulatedAct } from '../engine/ops/modulation.js';
+import { LRELU_GAIN, LRELU_SLOPE, lreluGain } from './equalized.js';
 import { ModulatedConv2d } from './modulated-conv.js';
 import { Module } from './module.js';
 import { NoiseInjection } from './noise.js';
@@ -33,10 +35,16 @@ export class StyledConv extends Module {
 
   /** x [N, H, W, cin], w [N, wDim], noise [N, H', W', 1] or an Rng (none if left out) -> [N, H', W', cout]. */
   apply(x: tf.Tensor4D, w?: tf.Tensor2D, noise?: tf.Tensor4D | Rng): tf.Tensor4D {
+    this.conv.checkInputs(x, w);
     return tf.tidy(() => {
       const input = this.upsample ? upsample2x(x, this.upsampleMode) : x;
-      const y = this.noise.apply(this.conv.apply(input, w), noise);
-      return lreluGain(tf.add(y, this.bias));
+      if (!this.conv.demodulate) return lreluGain(tf.add(this.noise.apply(this.conv.apply(input, w), noise), this.bias));
+      const [n, h, wd] = input.shape;
+      const s = this.conv.style(w);
+      const y = this.conv.convolveStyled(input, s);
+      const d = this.conv.demodCoefficients(s);
+      const z = noise === undefined ? undefined : this.noise.noiseMap(noise, n, h, wd);
+      return modulatedAct(y, d, this.bias as tf.Tensor1D, z, z ? this.noise.strength : undefined, LRELU_SLOPE, LRELU_GAIN);
     });
   }
 }

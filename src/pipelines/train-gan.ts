@@ -8,11 +8,11 @@
 // After each step the EMA generator moves toward G (half-life in images) and the tracked mean w toward the batch's.
 // Sample grids: 8×8 images of the EMA generator from fixed latents and fixed noise.
 //
-// Speed, measured under load (the project's 2-core AMD EPYC while another training process kept both cores busy, so
-// the times are upper bounds): default config (64×64, G 1.06 M and D 1.06 M parameters), batch 16, wasm SIMD with
-// its default one thread, single-threaded stepper. A step (D phase + G phase + EMA and mean-w update) takes 3.95 s
-// (median of 15), an R1 step 5.7 s; amortised over r1Every = 16 steps 4.06 s, i.e. about 3.9 images/s. The first
-// step of a session takes ~13 s (kernel warm-up). An 8×8 sample grid from the EMA generator: 1.5 s.
+// Speed: `npm run bench:gan` (bench/results/gan.json) on the project's 2-core AMD EPYC, wasm SIMD with one thread,
+// single-threaded stepper, batch 16, default widths (G 1.06 M, D 1.06 M parameters): a step (D phase + G phase + EMA
+// and mean-w update) 3.32 s, an R1 step 4.64 s, about 4.7 images/s amortised; 1.16x the plain tf-ops layers measured
+// in the same run. The step is convolution-bound (~85 %), so `--widths small` (G 0.86 M parameters, 2.6x fewer
+// multiply-adds) is what makes training practical here: 1.48 s of CPU per step before the fused ops.
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import fsSync from 'node:fs';

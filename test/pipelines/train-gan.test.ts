@@ -164,6 +164,8 @@ test('train gan: clear errors for bad input', async () => {
   await assert.rejects(trainGanCommand(options(out, { resume: true })), /Nothing to resume/);
   await assert.rejects(trainGanCommand(options(out, { model: { ...TINY, resolution: 12 } })), /power of two/);
   await assert.rejects(trainGanCommand(options(path.join(root, 'run'), { resume: true, batch: '2' })), /trained with --batch 4/);
+  await assert.rejects(trainGanCommand(options(out, { widths: 'huge' })), /--widths must be one of default, small/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'run'), { resume: true, widths: 'small' })), /trained with other widths/);
   const refused = cli('--data', data, '--out', path.join(root, 'run'), '--steps', '2');
   assert.equal(refused.status, 2, refused.stderr);
   assert.match(refused.stderr, /already holds a training run.*--resume.*--force/);

@@ -17,6 +17,8 @@ export const filterGradTuning = {
   /** Largest im2col buffer (floats) before the batch is split into chunks whose products are summed. */
   maxColsFloats: 1 << 24,
   lastPath: 'im2col' as FilterGradPath,
+  /** Stride-1 im2col gathers its columns over the padded row width by contiguous copies (see im2colFlat). */
+  flatColumns: true,
 };
 
 /**
@@ -48,7 +50,7 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
       return zeros;
     }
     const strategy = filterGradTuning.strategy === 'auto'
-      ? autoPath(n, info.inChannels, co, info.strideHeight * info.strideWidth)
+      ? autoPath(n, info.inChannels, co, info.strideHeight * info.strideWidth, useFlatColumns(info))
       : filterGradTuning.strategy;
     filterGradTuning.lastPath = strategy;
     if (strategy === 'taps') return tapsGrad(s, x, dy, info);
@@ -61,8 +63,12 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
  * them zero. Measured at batch 8 with fresh dy: x[64,64,32] k5 co=1 taps 3.3 ms vs swapped 19.7 (im2col 69);
  * x[32,32,32] k3 co=2/4/8: taps 0.9/1.5/3.9 ms vs swapped 2.5/2.7/2.8; x[64,64,16] k4 s2 co=4: 3.7 vs 2.1.
  */
-function autoPath(n: number, ci: number, co: number, strideArea: number): FilterGradPath {
+function autoPath(n: number, ci: number, co: number, strideArea: number, flat: boolean): FilterGradPath {
   if (co * strideArea <= 4) return 'taps';
+  // With stride 1 the columns are contiguous copies (im2colFlat), which moves the break-even down to 32 output
+  // channels. Measured (CPU ms, batch 16, 3x3): x[64,64,64] co=32 flat 119 vs swapped 144; x[64,64,32] co=32 72 vs 74;
+  // x[32,32,64] co=32 29 vs 34.
+  if (flat && co >= 32) return 'im2col';
   return preferSwapped(n, ci, co) ? 'swapped' : 'im2col';
 }
 
@@ -181,6 +187,9 @@ function im2col(s: WasmScope, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.back
   const xp = s.pad(x, [[0, 0], [top, hp - h - top], [left, wp - w - left], [0, 0]]);
   const xt = ci === 1 ? s.reshape(xp, [1, n, hp, wp]) : s.transpose(xp, [3, 0, 1, 2]);
 
+  if (useFlatColumns(info) && !(kh === 1 && kw === 1 && hp === oh && wp === ow)) {
+    return im2colFlat(s, xt, dy, info, hp, wp);
+  }
   const chunk = Math.max(1, Math.min(n, Math.floor(filterGradTuning.maxColsFloats / (rows * pixels))));
   let acc: Float64Array | null = null;
   for (let n0 = 0; n0 < n; n0 += chunk) {
@@ -200,6 +209,73 @@ function im2col(s: WasmScope, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.back
     const pv = s.view(part);
     if (acc === null) acc = new Float64Array(rows * co);
     for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
+  }
+  const result = s.alloc(info.filterShape);
+  s.view(result).set(acc as Float64Array);
+  return result;
+}
+
+/**
+ * Stride 1 and outputs at least 16 wide: below that the padded width's extra matmul work ((kw - 1) / ow) costs more
+ * than the copies save (measured: 8x8x128 -> 128 at batch 16, 24 vs 13 ms; 4x4: 8 vs 5 ms; 16x16: equal).
+ */
+function useFlatColumns(info: tf.backend_util.Conv2DInfo): boolean {
+  return filterGradTuning.flatColumns && info.strideHeight === 1 && info.strideWidth === 1 && info.outWidth >= 16;
+}
+
+/**
+ * Stride 1: the columns over the padded row width, so that every (tap, channel, image) row of colsT is one contiguous
+ * copy of the channel-major padded x: colsT[(ky, kx, c), (b, oy, x')] = xt[c, b, oy + ky, x' + kx] for x' in [0, wp).
+ * The columns x' >= ow read past the row (into the next one); dy is padded to the same width with zero rows there,
+ * so they add nothing. Costs (wp / ow - 1) more matmul work than im2col and saves its per-value gather (measured:
+ * the gather took about as long as the matmul at 32x32 and 16x16).
+ */
+function im2colFlat(s: WasmScope, xt: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, hp: number, wp: number): tf.TensorInfo {
+  const { batchSize: n, inChannels: ci, outChannels: co, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+  const rows = kh * kw * ci;
+  const run = oh * wp;
+  const chunk = Math.max(1, Math.min(n, Math.floor(filterGradTuning.maxColsFloats / (rows * run))));
+  let acc: Float64Array | null = null;
+  for (let n0 = 0; n0 < n; n0 += chunk) {
+    const nb = Math.min(chunk, n - n0);
+    const cols = s.alloc([rows, nb * run]);
+    const dyq = s.alloc([nb * run, co]);
+    {
+      const xv = s.view(xt);
+      const cv = s.view(cols);
+      const end = xv.length;
+      let j = 0;
+      for (let ky = 0; ky < kh; ky++) {
+        for (let kx = 0; kx < kw; kx++) {
+          for (let c = 0; c < ci; c++) {
+            for (let b = n0; b < n0 + nb; b++, j += run) {
+              const from = ((c * n + b) * hp + ky) * wp + kx;
+              const len = Math.min(run, end - from);
+              cv.set(xv.subarray(from, from + len), j);
+              if (len < run) cv.fill(0, j + len, j + run);
+            }
+          }
+        }
+      }
+      const dv = s.view(dy);
+      const qv = s.view(dyq);
+      qv.fill(0);
+      const rowLen = ow * co;
+      for (let b = 0; b < nb; b++) {
+        for (let oy = 0; oy < oh; oy++) {
+          const src = ((n0 + b) * oh + oy) * rowLen;
+          qv.set(dv.subarray(src, src + rowLen), (b * run + oy * wp) * co);
+        }
+      }
+    }
+    const part = s.matMul(cols, dyq);
+    if (nb === n) return s.reshape(part, info.filterShape);
+    const pv = s.view(part);
+    if (acc === null) acc = new Float64Array(rows * co);
+    for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
+    s.free(part);
+    s.free(cols);
+    s.free(dyq);
   }
   const result = s.alloc(info.filterShape);
   s.view(result).set(acc as Float64Array);

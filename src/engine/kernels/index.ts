@@ -4,6 +4,7 @@ import { conv2dKernel } from './conv2d.js';
 import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterKernel, depthwiseBackpropInputKernel } from './depthwise-backprop.js';
+import { castKernel, identityKernel } from './identity.js';
 import { registerWasmKernel } from './wasm-util.js';
 let registered = false;
 
@@ -18,4 +19,7 @@ export function registerWasmKernels(): void {
   registerWasmKernel('Conv2DBackpropInput', conv2dBackpropInputKernel);
   registerWasmKernel('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilterKernel);
   registerWasmKernel('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInputKernel);
+  // Clones (every tensor saved for a gradient) and same-dtype casts share the buffer instead of copying it.
+  registerWasmKernel('Identity', identityKernel);
+  registerWasmKernel('Cast', castKernel);
 }

@@ -136,3 +136,10 @@ export function transpose2d(src: Float32Array, from: number, dst: Float32Array, 
 export function explicitPad(top: number, bottom: number, left: number, right: number): Pad {
   return [[0, 0], [top, bottom], [left, right], [0, 0]];
 }
+
+/** The stock wasm kernel that a project kernel replaced (or the registered one if none was replaced). */
+export function stockKernel(kernelName: string): tf.KernelConfig {
+  const config = stockKernels.get(kernelName) ?? tf.getKernel(kernelName, 'wasm');
+  if (config === undefined) throw new Error(`wasm kernel ${kernelName} is not registered`);
+  return config;
+}

@@ -63,6 +63,30 @@ export class Discriminator extends Module {
     return out;
   }
 
+  /**
+   * The outputs of the first `count` residual blocks (highest resolution first), without the rest of the network:
+   * no minibatch standard deviation, so any batch size works and each image's features depend on that image only
+   * (GAN inversion's feature loss, src/pipelines/invert.ts).
+   */
+  blockFeatures(x: tf.Tensor4D, count = this.blocks.length): tf.Tensor4D[] {
+    const R = this.config.resolution;
+    if (x.rank !== 4 || x.shape[1] !== R || x.shape[2] !== R || x.shape[3] !== 3) {
+      throw new Gan3dError(`Discriminator expects images [N, ${R}, ${R}, 3], got [${x.shape}].`, 'BAD_SHAPE');
+    }
+    if (!Number.isInteger(count) || count < 0 || count > this.blocks.length) {
+      throw new Gan3dError(`Discriminator.blockFeatures: count must be a whole number in 0..${this.blocks.length}, got ${count}.`, 'BAD_ARGUMENT');
+    }
+    return tf.tidy(() => {
+      const features: tf.Tensor4D[] = [];
+      let h = this.fromRgb.apply(x);
+      for (const block of this.blocks.slice(0, count)) {
+        h = block.apply(h);
+        features.push(h);
+      }
+      return features;
+    });
+  }
+
   /** Logits [N, 1] of images [N, R, R, 3]. */
   logits(x: tf.Tensor4D): tf.Tensor2D {
     return this.forward(x).logits;

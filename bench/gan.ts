@@ -1,0 +1,302 @@
+// `npm run bench:gan`: training and generation speed of the 64x64 StyleGAN prior on this machine, and its realism
+// score when a trained GAN and the feature network are there. Writes bench/results/gan.json (atomically) and prints
+// the same JSON.
+//
+// Speed: the real trainer (src/pipelines/train-gan.ts: D phase, G phase, EMA and mean-w update, the loop's
+// PhasedStepper with its flat Adam) at batch 16, single-threaded wasm, with --widths small (default: the bundled GAN's
+// widths) or default. Steps alternate between
+// the current engine (the fused ops of src/engine/ops: bias-act, box-resample, modulation; the no-copy Identity kernel;
+// the stride-1 contiguous-column filter gradient) and the reference, the same step with those switched off (the plain
+// tf-ops version and the engine as they were before), so both are measured under the same machine load; the first
+// steps of each are warm-up and left out, the rest give medians (wall and CPU time).
+// R1 steps (every r1Every-th D step) are timed separately and amortised: step = ((k - 1) plain + 1 R1) / k.
+// Generation: the EMA generator's forward (mapping, synthesis with noise) at batch 16 and at batch 1.
+// Realism (when --gan or models/gan and models/features exist): N samples (truncation 1, fixed seed) written as PNGs
+// to a temp folder and scored against data/synface/test with `scoreFolders`, next to the real-vs-real floor.
+//
+// Flags: --quick (few steps: a smoke check), --gan <bundle|checkpoint|run>, --n <samples> (default 2000), --widths,
+//        --data <image folder for the trainer> (default data/synface/test, else a small generated SynFace set).
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import fsSync from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/engine/backend.js';
+import { filterGradTuning } from '../src/engine/kernels/conv2d-backprop-filter.js';
+import { identityTuning } from '../src/engine/kernels/identity.js';
+import { loopKernelTuning } from '../src/engine/ops/loop-kernel.js';
+import { Rng } from '../src/engine/random.js';
+import { writeFileAtomic } from '../src/io/atomic-write.js';
+import { encodePng8, signedToUint8 } from '../src/io/png.js';
+import { DEFAULT_FEATURES_DIR, loadFeatureModel, realismFloor, scoreFolders } from '../src/pipelines/features-bundle.js';
+import { DEFAULT_GAN_DIR, loadGanModel, sampleGan } from '../src/pipelines/gan-bundle.js';
+import { STYLEGAN_WIDTHS } from '../src/models/stylegan/config.js';
+import { createGanTrainer } from '../src/pipelines/train-gan.js';
+import { PhasedStepper } from '../src/train/stepper.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const option = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const quick = flag('--quick');
+/** Channel preset of the timed trainer: small by default, the widths the bundled GAN is trained with. */
+const widths = (option('--widths') ?? 'small') as keyof typeof STYLEGAN_WIDTHS;
+if (!Object.hasOwn(STYLEGAN_WIDTHS, widths)) {
+  process.stderr.write(`--widths must be one of ${Object.keys(STYLEGAN_WIDTHS).join(', ')}, got "${widths}".\n`);
+  process.exit(2);
+}
+const nSamples = Number(option('--n') ?? (quick ? 200 : 2000));
+const BATCH = 16;
+/** Timed steps per variant (after WARMUP), R1 steps per variant, generator forwards per batch size. */
+const STEPS = quick ? 2 : 7;
+const R1_STEPS = quick ? 1 : 2;
+const WARMUP = quick ? 1 : 2;
+const GEN_REPS = quick ? 3 : 9;
+
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (v: number, d = 1) => Math.round(v * 10 ** d) / 10 ** d;
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+type Variant = 'fused' | 'reference';
+/** 'reference' switches off everything this benchmark's engine changes added: the fused ops, the no-copy Identity
+ * and the stride-1 contiguous-column filter gradient (so the step runs as it did before them). */
+function use(variant: Variant): void {
+  loopKernelTuning.enabled = variant === 'fused';
+  identityTuning.share = variant === 'fused';
+  filterGradTuning.flatColumns = variant === 'fused';
+}
+
+async function trainerData(): Promise<{ dir: string; note: string; cleanup?: string }> {
+  const given = option('--data');
+  if (given) return { dir: given, note: given };
+  const test = path.join(repo, 'data/synface/test');
+  if (fsSync.existsSync(path.join(test, 'image'))) return { dir: test, note: 'data/synface/test' };
+  const { generateSynface } = await import('../src/data/synface/dataset.js');
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-bench-gan-'));
+  await generateSynface({ out: path.join(tmp, 'synface'), n: 64, size: 64, seed: 1, batch: 32 });
+  return { dir: path.join(tmp, 'synface', 'train'), note: 'a generated SynFace set (64 images)', cleanup: tmp };
+}
+
+async function speed() {
+  const data = await trainerData();
+  const channels = STYLEGAN_WIDTHS[widths];
+  const trainer = await createGanTrainer({ data: data.dir, seed: 1, batchSize: BATCH, model: { generatorChannels: channels, discriminatorChannels: channels } });
+  const stepper = new PhasedStepper(trainer.phases!.map((p) => ({ name: p.name, replica: p.replica, adam: p.adam })));
+  const rng = new Rng(2);
+  const k = trainer.config.model.r1Every;
+  // Wall time and this process's CPU time (user + system) per step: other processes sharing the cores stretch the
+  // wall time, much less the CPU time, so the ratios are given on both.
+  const times: Record<Variant, { step: number[]; r1: number[]; d: number[]; g: number[]; stepCpu: number[]; r1Cpu: number[] }> = {
+    fused: { step: [], r1: [], d: [], g: [], stepCpu: [], r1Cpu: [] },
+    reference: { step: [], r1: [], d: [], g: [], stepCpu: [], r1Cpu: [] },
+  };
+  const tensorCounts: number[] = [];
+  const oneStep = async (variant: Variant, r1: boolean, record: boolean) => {
+    use(variant);
+    trainer.setState!({ batches: r1 ? 0 : 1 }); // the lazy-R1 schedule: R1 on batch 0, k, 2k, …
+    const batch = trainer.nextBatch(rng, BATCH);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await stepper.phases[0].stepper.step(batch);
+    const t1 = performance.now();
+    await stepper.phases[1].stepper.step(batch);
+    const t2 = performance.now();
+    trainer.afterStep!(batch, { step: 0, epoch: 0, replica: stepper.replica, outDir: '' });
+    const t3 = performance.now();
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1000;
+    if (!record) return;
+    const t = times[variant];
+    if (r1) {
+      t.r1.push(t3 - t0);
+      t.r1Cpu.push(cpu);
+    } else {
+      t.stepCpu.push(cpu);
+      t.step.push(t3 - t0);
+      t.d.push(t1 - t0);
+      t.g.push(t2 - t1);
+    }
+    tensorCounts.push(tf.memory().numTensors);
+  };
+  const variants: Variant[] = ['fused', 'reference'];
+  for (let i = 0; i < WARMUP; i++) for (const v of variants) await oneStep(v, i === 0, false);
+  // Alternate fused / reference (and which goes first) so that a change in machine load hits both alike.
+  for (let i = 0; i < STEPS; i++) {
+    for (const v of i % 2 ? [...variants].reverse() : variants) await oneStep(v, false, true);
+    log(`step ${i + 1}/${STEPS}: fused ${round(times.fused.step.at(-1)!, 0)} ms (cpu ${round(times.fused.stepCpu.at(-1)!, 0)}), reference ${round(times.reference.step.at(-1)!, 0)} ms (cpu ${round(times.reference.stepCpu.at(-1)!, 0)})`);
+  }
+  for (let i = 0; i < R1_STEPS; i++) {
+    for (const v of i % 2 ? [...variants].reverse() : variants) await oneStep(v, true, true);
+    log(`R1 step ${i + 1}/${R1_STEPS}: fused ${round(times.fused.r1.at(-1)!, 0)} ms, reference ${round(times.reference.r1.at(-1)!, 0)} ms`);
+  }
+  use('fused');
+
+  // The EMA generator's forward: mapping + synthesis with per-layer noise, at batch 16 and 1.
+  const gen: Record<string, Record<Variant, number>> = {};
+  for (const n of [16, 1]) {
+    const z = tf.tensor2d(new Rng(3).normalArray(n * trainer.config.model.zDim), [n, trainer.config.model.zDim]);
+    const noise = trainer.ema.makeNoise(new Rng(4), n);
+    const ms: Record<Variant, number[]> = { fused: [], reference: [] };
+    for (let r = 0; r < GEN_REPS + 1; r++) {
+      for (const v of variants) {
+        use(v);
+        const t0 = performance.now();
+        const img = trainer.ema.generate(z, { psi: 1, noise });
+        img.dataSync();
+        const dt = performance.now() - t0;
+        img.dispose();
+        if (r > 0) ms[v].push(dt / n);
+      }
+    }
+    use('fused');
+    gen[`batch${n}`] = { fused: median(ms.fused), reference: median(ms.reference) };
+    tf.dispose([z, ...noise]);
+  }
+  const stable = tensorCounts.every((c) => c === tensorCounts[0]);
+  trainer.dispose();
+  if (data.cleanup) await fs.rm(data.cleanup, { recursive: true, force: true });
+
+  const summary = (v: Variant) => {
+    const step = median(times[v].step);
+    const r1 = median(times[v].r1);
+    const amortised = ((k - 1) * step + r1) / k;
+    const stepCpu = median(times[v].stepCpu);
+    const r1Cpu = median(times[v].r1Cpu);
+    const amortisedCpu = ((k - 1) * stepCpu + r1Cpu) / k;
+    return {
+      step, r1, amortised, d: median(times[v].d), g: median(times[v].g), imagesPerS: (BATCH * 1000) / amortised,
+      stepCpu, r1Cpu, imagesPerCpuS: (BATCH * 1000) / amortisedCpu,
+    };
+  };
+  return { fused: summary('fused'), reference: summary('reference'), gen, stable, k, dataNote: data.note, times };
+}
+
+async function realism() {
+  const source = option('--gan') ?? (fsSync.existsSync(path.join(repo, DEFAULT_GAN_DIR)) ? DEFAULT_GAN_DIR : null);
+  const features = fsSync.existsSync(path.join(repo, DEFAULT_FEATURES_DIR)) ? DEFAULT_FEATURES_DIR : null;
+  const test = path.join(repo, 'data/synface/test');
+  if (!source || !features || !fsSync.existsSync(path.join(test, 'image'))) {
+    const missing = [!source && `a GAN (${DEFAULT_GAN_DIR} or --gan)`, !features && `the feature network (${DEFAULT_FEATURES_DIR})`, !fsSync.existsSync(path.join(test, 'image')) && 'data/synface/test'].filter(Boolean);
+    return { skipped: `not scored, missing: ${missing.join('; ')}` };
+  }
+  const seed = 0;
+  const t0 = performance.now();
+  const gan = await loadGanModel(source);
+  const loaded = await loadFeatureModel(features);
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-bench-gan-samples-'));
+  try {
+    const dir = path.join(tmp, 'image');
+    await fs.mkdir(dir);
+    const R = gan.config.resolution;
+    const per = R * R * 3;
+    for (let start = 0; start < nSamples; start += 250) {
+      const n = Math.min(250, nSamples - start);
+      const s = sampleGan(gan.generator, { n, psi: 1, seed: seed + start });
+      for (let i = 0; i < n; i++) {
+        const pixels = signedToUint8(s.images.subarray(i * per, (i + 1) * per));
+        await fs.writeFile(path.join(dir, `sample-${String(start + i).padStart(5, '0')}.png`), await encodePng8(pixels, R, R, 3));
+      }
+    }
+    const score = await scoreFolders(loaded, test, tmp);
+    const floor = await realismFloor(test, { model: loaded });
+    return {
+      gan: gan.id,
+      gan_source: source,
+      features_model: loaded.id,
+      samples: nSamples,
+      truncation: 1,
+      seed,
+      real: 'data/synface/test',
+      fid: score.fid,
+      kid: score.kid,
+      kid_std: score.kid_std,
+      fid_floor: floor.fid,
+      kid_floor: floor.kid,
+      score_s: round((performance.now() - t0) / 1000),
+    };
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+    gan.dispose();
+    loaded.model.dispose();
+  }
+}
+
+const backend = await initBackend('wasm');
+const started = Date.now();
+const s = await speed();
+const r = await realism();
+const f = s.fused;
+const ref = s.reference;
+const result = {
+  benchmark: 'gan',
+  date: new Date().toISOString(),
+  quick,
+  machine: {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    tfjs: tf.version.tfjs,
+    backend: backend.name,
+    threads: backend.threads,
+    simd: backend.simd,
+    loadavg_1m_at_end: round(os.loadavg()[0], 2),
+    note: 'one training thread; other processes may share the cores (see loadavg): compare the ratios, which are measured in the same run',
+  },
+  config: { resolution: 64, widths, channels: STYLEGAN_WIDTHS[widths], batch: BATCH, r1_every: s.k, trainer_data: s.dataNote, timed_steps: STEPS, r1_steps: R1_STEPS, warmup_steps: WARMUP },
+  train_images_per_s: round(f.imagesPerS, 2),
+  train_step_ms: round(f.step),
+  train_step_amortised_ms: round(f.amortised),
+  d_phase_ms: round(f.d),
+  g_phase_ms: round(f.g),
+  r1_step_ms: round(f.r1),
+  train_step_cpu_ms: round(f.stepCpu),
+  r1_step_cpu_ms: round(f.r1Cpu),
+  train_images_per_cpu_s: round(f.imagesPerCpuS, 2),
+  generate_ms_per_image: { batch16: round(s.gen.batch16.fused, 2), batch1: round(s.gen.batch1.fused, 2) },
+  reference: {
+    what: 'the same trainer step with the fused StyleGAN ops, the no-copy Identity and the contiguous-column filter gradient switched off (the plain tf-ops version and the engine before them), alternated step by step with the current one in this run',
+    train_images_per_s: round(ref.imagesPerS, 2),
+    train_step_ms: round(ref.step),
+    d_phase_ms: round(ref.d),
+    g_phase_ms: round(ref.g),
+    r1_step_ms: round(ref.r1),
+    train_step_cpu_ms: round(ref.stepCpu),
+    r1_step_cpu_ms: round(ref.r1Cpu),
+    train_images_per_cpu_s: round(ref.imagesPerCpuS, 2),
+    generate_ms_per_image: { batch16: round(s.gen.batch16.reference, 2), batch1: round(s.gen.batch1.reference, 2) },
+  },
+  speedup_vs_reference: {
+    train_step: round(ref.step / f.step, 3),
+    r1_step: round(ref.r1 / f.r1, 3),
+    train_images_per_s: round(f.imagesPerS / ref.imagesPerS, 3),
+    train_step_cpu: round(ref.stepCpu / f.stepCpu, 3),
+    r1_step_cpu: round(ref.r1Cpu / f.r1Cpu, 3),
+    generate_batch16: round(s.gen.batch16.reference / s.gen.batch16.fused, 3),
+    generate_batch1: round(s.gen.batch1.reference / s.gen.batch1.fused, 3),
+  },
+  step_ms_all: {
+    fused: s.times.fused.step.map((v) => round(v, 0)),
+    reference: s.times.reference.step.map((v) => round(v, 0)),
+    fused_cpu: s.times.fused.stepCpu.map((v) => round(v, 0)),
+    reference_cpu: s.times.reference.stepCpu.map((v) => round(v, 0)),
+  },
+  peak_rss_mb: round(process.resourceUsage().maxRSS / 1024, 0),
+  tensors_stable: s.stable,
+  ...('skipped' in r ? { fid: null, kid: null, kid_std: null, fid_floor: null, kid_floor: null, realism_note: r.skipped } : r),
+  invert_psnr_encoder: null,
+  invert_psnr_w: null,
+  invert_psnr_wplus: null,
+  invert_note: 'inversion is not wired into this benchmark yet (src/pipelines/invert-bench.ts)',
+  wall_s: round((Date.now() - started) / 1000),
+};
+const json = JSON.stringify(result, null, 2);
+await writeFileAtomic(path.join(repo, 'bench/results/gan.json'), `${json}\n`, { force: true });
+process.stdout.write(`${json}\n`);

@@ -1,0 +1,270 @@
+// The object-mask parser as a self-contained folder (models/parser/), in the gan3d-model format of the photogeo and
+// features bundles (model-bundle.ts, features-bundle.ts) with kind "parser":
+//
+//   <dir>/model.json    format + version, kind, model id, the full ParserConfig, the variable manifest (name, shape,
+//                       dtype, byte offset, byte length), weights file size + SHA-256, and `training` (checkpoint step,
+//                       seed, val IoU…)
+//   <dir>/weights.bin   every variable as float32 little-endian, concatenated in manifest order
+//
+// `loadParserModel` also reads training checkpoints and run folders.
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { initBackend } from '../engine/backend.js';
+import { Gan3dError } from '../engine/errors.js';
+import { writeFilesAtomic } from '../io/atomic-write.js';
+import { checkVariables, fromLittleEndian, latestCheckpoint, loadCheckpoint, sha256, toLittleEndian } from '../io/checkpoint.js';
+import { gan3dVersion } from '../io/version.js';
+import type { ParserConfig, ParserOverrides } from '../models/parser/config.js';
+import { ParserNet } from '../models/parser/model.js';
+import { MODEL_BUNDLE_FORMAT, MODEL_BUNDLE_VERSION, MODEL_JSON, MODEL_WEIGHTS, trainingMetaOf, type BundleVariable, type SaveBundleOptions } from './model-bundle.js';
+import { PARSER_KIND } from './train-parser.js';
+
+/** Where refinement looks for the parser when none is given. */
+export const DEFAULT_PARSER_DIR = 'models/parser';
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+
+export interface ParserBundleJson {
+  format: typeof MODEL_BUNDLE_FORMAT;
+  formatVersion: number;
+  kind: typeof PARSER_KIND;
+  id: string;
+  config: ParserConfig;
+  weights: { file: string; dtype: 'float32'; byteOrder: 'little-endian'; bytes: number; sha256: string };
+  variables: BundleVariable[];
+  parameters: number;
+  training: Record<string, unknown>;
+  createdAt: string;
+  gan3d: string;
+}
+
+export interface LoadedParser {
+  model: ParserNet;
+  id: string;
+  config: ParserConfig;
+  meta: { source: 'bundle' | 'checkpoint'; path: string; training: Record<string, unknown>; createdAt: string; gan3dVersion: string };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const shapeText = (s: readonly number[]) => `[${s.join(',')}]`;
+
+async function statOf(p: string): Promise<import('node:fs').Stats | null> {
+  try {
+    return await fs.stat(p);
+  } catch {
+    return null;
+  }
+}
+
+const HOW_TO_MAKE =
+  'Train one with `gan3d train parser --data data/synface --out runs/parser --steps 1500 --export models/parser`, ' +
+  'or pass a bundle, checkpoint or run folder.';
+
+/** Writes `model` as a bundle into `dir`: weights.bin, then model.json. Refuses to replace a bundle unless `force`. */
+export async function saveParserBundle(
+  dir: string,
+  model: ParserNet,
+  meta: { id: string; training?: Record<string, unknown> },
+  options: SaveBundleOptions = {},
+): Promise<string> {
+  if (!ID_RE.test(meta.id)) {
+    throw new Gan3dError(`Model id "${meta.id}" is not allowed: use up to 128 letters, digits and . _ - @ + (starting with a letter or digit).`, 'BAD_ARGUMENT');
+  }
+  const st = await statOf(dir);
+  if (st && !st.isDirectory()) throw new Gan3dError(`Cannot write a model bundle to ${dir}: it is a file. Choose a folder.`, 'IO_NOT_A_FOLDER');
+  if (st && !options.force) {
+    const existing = [];
+    for (const f of [MODEL_JSON, MODEL_WEIGHTS]) if (await statOf(path.join(dir, f))) existing.push(f);
+    if (existing.length > 0) {
+      throw new Gan3dError(`${dir} already holds a model bundle (${existing.join(', ')}): pass --force (force: true) to replace it.`, 'MODEL_EXISTS');
+    }
+  }
+  const variables: BundleVariable[] = [];
+  const flat = new Float32Array(model.parameterCount());
+  let at = 0;
+  for (const [name, v] of model.namedVariables()) {
+    const data = v.dataSync() as Float32Array;
+    variables.push({ name, shape: [...v.shape], dtype: 'float32', offset: at * 4, byteLength: data.length * 4 });
+    flat.set(data, at);
+    at += data.length;
+  }
+  const weights = toLittleEndian(flat);
+  const doc: ParserBundleJson = {
+    format: MODEL_BUNDLE_FORMAT,
+    formatVersion: MODEL_BUNDLE_VERSION,
+    kind: PARSER_KIND,
+    id: meta.id,
+    config: model.config,
+    weights: { file: MODEL_WEIGHTS, dtype: 'float32', byteOrder: 'little-endian', bytes: weights.length, sha256: sha256(weights) },
+    variables,
+    parameters: flat.length,
+    training: meta.training ?? {},
+    createdAt: new Date().toISOString(),
+    gan3d: gan3dVersion(),
+  };
+  // model.json goes last: a folder whose model.json matches its weights.bin (size and digest) is complete.
+  await writeFilesAtomic(
+    [
+      { path: path.join(dir, MODEL_WEIGHTS), data: weights },
+      { path: path.join(dir, MODEL_JSON), data: `${JSON.stringify(doc, null, 2)}\n` },
+    ],
+    { force: options.force },
+  );
+  return dir;
+}
+
+function buildModel(config: unknown, where: string, missing: () => Gan3dError): ParserNet {
+  if (!isObject(config)) throw missing();
+  try {
+    return new ParserNet(0, config as ParserOverrides);
+  } catch (e) {
+    if (e instanceof Gan3dError) throw new Gan3dError(`${where}: ${e.message}`, e.code);
+    throw e;
+  }
+}
+
+function assign(v: tf.Variable, data: Float32Array): void {
+  tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
+}
+
+/** Loads a bundle written by {@link saveParserBundle}, checking every name, shape, byte count and the digest. */
+export async function loadParserBundle(dir: string): Promise<LoadedParser> {
+  await initBackend();
+  const corrupt = (what: string) => new Gan3dError(`Model bundle ${dir} is corrupt: ${what}. Export it again (gan3d train parser --export).`, 'MODEL_CORRUPT');
+  const jsonPath = path.join(dir, MODEL_JSON);
+  let text: string;
+  try {
+    text = await fs.readFile(jsonPath, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Gan3dError(`${dir} is not a model bundle: ${MODEL_JSON} is missing. ${HOW_TO_MAKE}`, 'MODEL_MISSING_FILE');
+    throw new Gan3dError(`Cannot read ${jsonPath}: ${(e as Error).message}.`, 'MODEL_READ_FAILED');
+  }
+  let doc: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isObject(parsed)) throw new Error('not an object');
+    doc = parsed;
+  } catch {
+    throw corrupt(`${MODEL_JSON} is not valid JSON (truncated?)`);
+  }
+  if (doc.format !== MODEL_BUNDLE_FORMAT) throw corrupt(`${MODEL_JSON} is not a gan3d model (format "${String(doc.format)}")`);
+  if (doc.formatVersion !== MODEL_BUNDLE_VERSION) {
+    throw new Gan3dError(`Model bundle ${dir} has format version ${String(doc.formatVersion)}; this gan3d reads version ${MODEL_BUNDLE_VERSION}.`, 'MODEL_VERSION');
+  }
+  if (doc.kind !== PARSER_KIND) {
+    throw new Gan3dError(`Model bundle ${dir} holds a "${String(doc.kind)}" model, not an object-mask parser ("${PARSER_KIND}"). ${HOW_TO_MAKE}`, 'MODEL_INCOMPATIBLE');
+  }
+  if (typeof doc.id !== 'string') throw corrupt('the model id is missing');
+  const w = doc.weights;
+  if (!isObject(w) || w.file !== MODEL_WEIGHTS || !isCount(w.bytes) || typeof w.sha256 !== 'string') throw corrupt(`the weights entry of ${MODEL_JSON} is malformed`);
+  if (!Array.isArray(doc.variables)) throw corrupt('the variable manifest is missing');
+  let offset = 0;
+  const manifest = doc.variables.map((e, i) => {
+    const ok =
+      isObject(e) &&
+      typeof e.name === 'string' &&
+      Array.isArray(e.shape) &&
+      e.shape.every(isCount) &&
+      e.offset === offset &&
+      e.byteLength === 4 * (e.shape as number[]).reduce((a, b) => a * b, 1);
+    if (!ok) throw corrupt(`manifest entry ${i} is malformed or out of order`);
+    offset += e.byteLength as number;
+    return e as unknown as BundleVariable;
+  });
+  if (offset !== w.bytes) throw corrupt(`the manifest covers ${offset} bytes but ${MODEL_JSON} gives ${MODEL_WEIGHTS} ${w.bytes} bytes`);
+  const model = buildModel(doc.config, `Model bundle ${dir}`, () => corrupt('it has no model config'));
+  try {
+    const targets = [...model.namedVariables()];
+    const names = (list: { name: string; shape: readonly number[] }[]) => list.map((v) => `${v.name}${shapeText(v.shape)}`).join(' ');
+    if (names(manifest) !== names(targets.map(([name, v]) => ({ name, shape: v.shape })))) {
+      throw new Gan3dError(`Model bundle ${dir} does not match the network its config builds (variable names or shapes differ). Export it again.`, 'MODEL_INCOMPATIBLE');
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await fs.readFile(path.join(dir, MODEL_WEIGHTS)));
+    } catch {
+      throw new Gan3dError(`Model bundle ${dir} is incomplete: ${MODEL_WEIGHTS} is missing or unreadable. Export it again.`, 'MODEL_MISSING_FILE');
+    }
+    if (bytes.length !== w.bytes) {
+      throw new Gan3dError(`Model bundle ${dir} is truncated or mismatched: ${MODEL_WEIGHTS} has ${bytes.length} bytes, ${MODEL_JSON} says ${w.bytes}.`, 'MODEL_SIZE_MISMATCH');
+    }
+    if (sha256(bytes) !== w.sha256) throw corrupt(`${MODEL_WEIGHTS} does not match the SHA-256 digest in ${MODEL_JSON}`);
+    const flat = fromLittleEndian(bytes);
+    manifest.forEach((e, i) => assign(targets[i][1], flat.subarray(e.offset / 4, (e.offset + e.byteLength) / 4)));
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return {
+    model,
+    id: doc.id,
+    config: model.config,
+    meta: {
+      source: 'bundle',
+      path: dir,
+      training: isObject(doc.training) ? doc.training : {},
+      createdAt: typeof doc.createdAt === 'string' ? doc.createdAt : '',
+      gan3dVersion: typeof doc.gan3d === 'string' ? doc.gan3d : 'unknown',
+    },
+  };
+}
+
+/** Loads the parser of a `gan3d train parser` checkpoint folder or checkpoints root. */
+export async function loadParserCheckpoint(dir: string): Promise<LoadedParser> {
+  await initBackend();
+  const ckpt = await loadCheckpoint(dir, { kind: PARSER_KIND });
+  const config = isObject(ckpt.config) && isObject(ckpt.config.trainer) ? ckpt.config.trainer.model : undefined;
+  const model = buildModel(
+    config,
+    `Checkpoint ${ckpt.path}`,
+    () => new Gan3dError(`Checkpoint ${ckpt.path} is not a parser checkpoint: it has no model config (expected config.trainer.model).`, 'CHECKPOINT_INCOMPATIBLE'),
+  );
+  try {
+    const targets = [...model.namedVariables()];
+    checkVariables(ckpt.path, ckpt.variables, targets.map(([name, v]) => ({ name, shape: [...v.shape] })));
+    ckpt.variables.forEach((v, i) => assign(targets[i][1], v.data));
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const run = path.basename(path.dirname(path.dirname(path.resolve(ckpt.path))));
+  const id = `${run}-step${ckpt.step}`.replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+  return {
+    model,
+    id: ID_RE.test(id) ? id : `parser-step${ckpt.step}`,
+    config: model.config,
+    meta: { source: 'checkpoint', path: ckpt.path, training: trainingMetaOf(ckpt), createdAt: ckpt.createdAt, gan3dVersion: 'unknown' },
+  };
+}
+
+/** Loads a parser from a bundle, a checkpoint folder, a run folder or a checkpoints root. */
+export async function loadParserModel(source: string = DEFAULT_PARSER_DIR): Promise<LoadedParser> {
+  const st = await statOf(source);
+  if (!st) throw new Gan3dError(`No object-mask parser at ${source}: no such file or folder. ${HOW_TO_MAKE}`, 'MODEL_NOT_FOUND');
+  if (!st.isDirectory()) throw new Gan3dError(`${source} is a file; give the folder of a parser bundle, a training checkpoint or a training run.`, 'MODEL_NOT_FOUND');
+  if (await statOf(path.join(source, MODEL_JSON))) return loadParserBundle(source);
+  if (await statOf(path.join(source, 'checkpoint.json'))) return loadParserCheckpoint(source);
+  const runCheckpoints = path.join(source, 'checkpoints');
+  const newest = await latestCheckpoint((await statOf(runCheckpoints))?.isDirectory() ? runCheckpoints : source);
+  if (newest) return loadParserCheckpoint(newest);
+  throw new Gan3dError(`${source} is not an object-mask parser: it holds no ${MODEL_JSON}, no checkpoint.json and no checkpoints/. ${HOW_TO_MAKE}`, 'MODEL_NOT_FOUND');
+}
+
+/** Reads a checkpoint, run or bundle and writes it as a bundle into `outDir`. */
+export async function exportParserBundle(
+  source: string,
+  outDir: string,
+  options: { id?: string; force?: boolean; training?: Record<string, unknown> } = {},
+): Promise<{ dir: string; id: string; parameters: number; bytes: number }> {
+  if (path.resolve(source) === path.resolve(outDir)) throw new Gan3dError('The source and the export folder are the same: choose another.', 'BAD_ARGUMENT');
+  const loaded = await loadParserModel(source);
+  try {
+    const id = options.id ?? loaded.id;
+    await saveParserBundle(outDir, loaded.model, { id, training: { ...loaded.meta.training, ...options.training } }, { force: options.force });
+    const parameters = loaded.model.parameterCount();
+    return { dir: outDir, id, parameters, bytes: parameters * 4 };
+  } finally {
+    loaded.model.dispose();
+  }
+}

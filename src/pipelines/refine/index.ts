@@ -1,0 +1,14 @@
+// GAN2Shape refinement (paper notes part C): the public surface of src/pipelines/refine.
+export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineOverrides, type StageLengths } from './config.js';
+export { PAPER_ELLIPSOID, ellipsoidForRange, ellipsoidTarget, fitEllipsoid, type EllipsoidFitResult } from './ellipsoid-init.js';
+export { RefineModel, borderDepthFor, buildRefineNets, copyNetWeights, depthBeforeBorder, netVariables, renderComposite, secondOrderSmoothness } from './nets.js';
+export { LatentProjector, OffsetEncoder, inversionLoss, resizeTo } from './offset-encoder.js';
+export { renderPseudo, samplePseudoParams, type PseudoParams, type PseudoSource } from './pseudo.js';
+export { inputLoss, projectedLoss, reconstructionL1 } from './losses.js';
+export { runStep1 } from './step1.js';
+export { collectBank, pseudoSource, runStep2 } from './step2.js';
+export { runStep3 } from './step3.js';
+export { emptyBank, type Bank, type ProgressFn, type RefineSession, type StepProgress } from './session.js';
+export { currentEstimate, writeSnapshot, type RefineEstimate } from './snapshots.js';
+export { REFINE_KIND, loadRefineState, peekRefineState, saveRefineState, type PhaseRecord, type RefineProgressState } from './state.js';
+export { refineImage, scheduleNames, type RefineImageOptions, type RefineImageResult } from './run.js';

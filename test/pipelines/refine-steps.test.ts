@@ -1,0 +1,183 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/engine/backend.js';
+import { Rng } from '../../src/engine/random.js';
+import {
+  LatentProjector,
+  OffsetEncoder,
+  buildRefineNets,
+  collectBank,
+  depthBeforeBorder,
+  ellipsoidForRange,
+  emptyBank,
+  fitEllipsoid,
+  inputLoss,
+  inversionLoss,
+  projectedLoss,
+  pseudoSource,
+  refineConfig,
+  renderPseudo,
+  runStep1,
+  runStep2,
+  runStep3,
+  samplePseudoParams,
+  secondOrderSmoothness,
+  type RefineOverrides,
+  type RefineSession,
+} from '../../src/pipelines/refine/index.js';
+import { TINY_NETS, TINY_SCHEDULE, tinyWorld, type TinyWorld } from './fixtures/tiny-refine.js';
+
+let world: TinyWorld;
+
+before(async () => {
+  await initBackend('wasm');
+  world = tinyWorld(1);
+});
+after(() => world.dispose());
+
+function session(overrides: RefineOverrides = {}): RefineSession {
+  const config = refineConfig({ ...TINY_SCHEDULE, ...overrides });
+  const model = buildRefineNets(config, world.photogeo);
+  const projector = new LatentProjector(world.generator, world.discriminator, world.w, config.offsetDepth);
+  const encoder = new OffsetEncoder(7, config.encoderWidth, projector.codeDim);
+  return { config, model, encoder, projector, image: tf.tensor4d(world.image, [1, 64, 64, 3]), rng: new Rng(3), bank: emptyBank() };
+}
+
+function dispose(s: RefineSession): void {
+  s.model.dispose();
+  s.encoder.dispose();
+  s.projector.dispose();
+  s.image.dispose();
+}
+
+const scalar = (t: tf.Scalar): number => {
+  const v = t.dataSync()[0];
+  t.dispose();
+  return v;
+};
+
+test('ellipsoid prior mapped into the model range; the depth-net fit lowers the MSE and lands near the prior', async () => {
+  const e = ellipsoidForRange(0.96, 1.04, { threshold: 0.7, extendUp: 0 });
+  assert.ok(Math.abs(e.near - 0.964) < 1e-12 && Math.abs(e.far - 1.008) < 1e-12 && Math.abs(e.radius - 0.16) < 1e-12, JSON.stringify(e));
+  const paper = ellipsoidForRange(0.9, 1.1, { threshold: 0.7, extendUp: 0 });
+  assert.ok(Math.abs(paper.near - 0.91) < 1e-12 && Math.abs(paper.far - 1.02) < 1e-12 && Math.abs(paper.radius - 0.4) < 1e-12);
+
+  const config = refineConfig({ ...TINY_SCHEDULE, init: 'ellipsoid', depthRange: [0.96, 1.04] });
+  const model = buildRefineNets(config);
+  assert.equal(model.config.minDepth, 0.96);
+  assert.equal(model.config.maxDepth, 1.04);
+  assert.ok(Math.abs(model.config.borderDepth - 1.016) < 1e-12);
+  model.dispose();
+  // The fit itself on the tiny nets (same depth decoder, range 0.96–1.04).
+  const s = session({ init: 'photogeo', ellipsoid: { steps: 60, lr: 3e-3 } });
+  const fit = await fitEllipsoid(s.model, s.image, world.mask, s.config);
+  assert.ok(fit.losses.at(-1)! < 0.3 * fit.losses[0], `MSE ${fit.losses[0]} → ${fit.losses.at(-1)}`);
+  const depth = tf.tidy(() => depthBeforeBorder(s.model, s.image));
+  const d = depth.dataSync();
+  depth.dispose();
+  let err = 0;
+  for (let i = 0; i < d.length; i++) err += Math.abs(d[i] - fit.prior[i]);
+  err /= d.length;
+  const relief = Math.max(...fit.prior) - Math.min(...fit.prior);
+  assert.ok(err < 0.25 * relief, `mean |depth − prior| ${err} against relief ${relief}`);
+  // The prior is nearest at the mask's centre.
+  assert.ok(fit.prior[30 * 64 + 32] < fit.prior[5 * 64 + 5]);
+  dispose(s);
+});
+
+test('photogeo init copies D, A, V, L; second-order smoothness is zero on a plane', () => {
+  const s = session();
+  for (const [name, v] of s.model.namedVariables()) {
+    assert.deepEqual(v.dataSync(), world.photogeo.namedVariables().get(name)!.dataSync(), name);
+  }
+  assert.equal(s.model.confNet, undefined);
+  const plane = tf.tidy(() => tf.add(tf.mul(tf.range(0, 64).reshape([1, 1, 64, 1]), 0.01), tf.mul(tf.range(0, 64).reshape([1, 64, 1, 1]), 0.02)) as tf.Tensor4D);
+  assert.ok(scalar(secondOrderSmoothness(plane)) < 1e-6);
+  plane.dispose();
+  dispose(s);
+});
+
+test('Step 1 lowers its loss (albedo only); tensor count flat', async () => {
+  const s = session({ lr: 3e-3 });
+  const depthBefore = Float32Array.from(s.model.depthNet.variables()[0].dataSync() as Float32Array);
+  await runStep1(s, 0, 1); // warm-up
+  const before = tf.memory().numTensors;
+  const losses = await runStep1(s, 0, 6);
+  assert.equal(tf.memory().numTensors, before);
+  assert.ok(losses.at(-1)! < losses[0], `Step 1 ${losses}`);
+  assert.deepEqual(s.model.depthNet.variables()[0].dataSync(), depthBefore, 'Step 1 must not touch the depth net');
+  dispose(s);
+});
+
+test('Step 2: relative encoding gives Δw = 0 for the unchanged input; the inversion loss falls on a fixed batch; bank', async () => {
+  const s = session({ lr: 3e-3 });
+  const zero = tf.tidy(() => s.projector.offset(s.projector.codes(s.encoder, s.projector.inputRender, true)));
+  assert.ok(zero.dataSync().every((v) => v === 0), 'Δw of the input itself');
+  const same = tf.tidy(() => s.projector.projectImages(s.encoder, s.projector.inputRender, true).projected);
+  assert.deepEqual(same.dataSync(), s.projector.inputRender.dataSync());
+  // A non-relative encoder gives a non-zero offset for the same image.
+  const abs = tf.tidy(() => s.projector.offset(s.projector.codes(s.encoder, s.projector.inputRender, false)));
+  assert.ok(abs.dataSync().some((v) => v !== 0));
+  tf.dispose([zero, same, abs]);
+
+  // The pseudo-samples: the same Rng state gives the same parameters.
+  const src = pseudoSource(s);
+  const a = samplePseudoParams(new Rng(9), 3, src, s.config);
+  const b = samplePseudoParams(new Rng(9), 3, src, s.config);
+  assert.deepEqual(a, b);
+  const pseudo = renderPseudo(s.model, src, samplePseudoParams(new Rng(10), 4, src, s.config));
+  tf.dispose([src.canonDepth, src.canonAlbedo, src.normals]);
+  assert.deepEqual(pseudo.images.shape, [4, 64, 64, 3]);
+  const opts = { relative: true, lambdaFeat: 1, featureBlocks: 4, lambdaReg: 0.01 };
+  const lossOf = () => scalar(tf.tidy(() => inversionLoss(s.projector, s.encoder, pseudo.images, pseudo.masks, opts).total));
+  const start = lossOf();
+  await runStep2(s, 0, 1);
+  const before = tf.memory().numTensors;
+  await runStep2(s, 0, 10);
+  assert.equal(tf.memory().numTensors, before);
+  const end = lossOf();
+  assert.ok(end < start, `inversion loss on a fixed batch ${start} → ${end}`);
+  const bank = collectBank(s, 0);
+  assert.equal(bank.count, s.config.collectIters * s.config.batch);
+  assert.equal(bank.images.length, bank.count * 64 * 64 * 3);
+  assert.ok(bank.images.every((v) => v >= -1 && v <= 1));
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([pseudo.images, pseudo.masks]);
+  dispose(s);
+});
+
+test('Step 3 lowers its loss on a fixed batch and trains D, A, V, L; tensor count flat', async () => {
+  const s = session({ lr: 3e-3, collectIters: 2, batch: 2 });
+  await runStep2(s, 0, 1);
+  s.bank = collectBank(s, 0);
+  const projected = tf.tensor4d(s.bank.images, [s.bank.count, 64, 64, 3]);
+  const masks = tf.tensor4d(s.bank.masks, [s.bank.count, 64, 64, 1]);
+  const lossOf = () =>
+    scalar(
+      tf.tidy(() => {
+        const input = inputLoss(s.model, s.image, s.config, true, true);
+        return tf.add(input.total, projectedLoss(s.model, input.depth, input.albedo, projected, masks, s.config, true)) as tf.Scalar;
+      }),
+    );
+  const start = lossOf();
+  const depthBefore = Float32Array.from(s.model.depthNet.variables()[0].dataSync() as Float32Array);
+  await runStep3(s, 0, 1);
+  const before = tf.memory().numTensors;
+  const losses = await runStep3(s, 0, 8);
+  assert.equal(tf.memory().numTensors, before);
+  const end = lossOf();
+  assert.ok(end < start, `Step 3 loss on the whole bank ${start} → ${end} (per iteration ${losses})`);
+  assert.notDeepEqual(s.model.depthNet.variables()[0].dataSync(), depthBefore, 'Step 3 trains the depth net');
+  tf.dispose([projected, masks]);
+  dispose(s);
+});
+
+test('config: the prior means default on for the ellipsoid init only; bad values are refused', () => {
+  assert.equal(refineConfig({ init: 'ellipsoid' }).addPriorMean, true);
+  assert.equal(refineConfig({ init: 'photogeo' }).addPriorMean, false);
+  assert.throws(() => refineConfig({ batch: 0 }), /batch must be a whole number ≥ 1/);
+  assert.throws(() => refineConfig({ depthRange: [1.1, 0.9] }), /depthRange/);
+  assert.throws(() => buildRefineNets(refineConfig({ init: 'photogeo' })), /needs the model/);
+  void TINY_NETS;
+});
