@@ -4,17 +4,20 @@
 //
 // Speed: the real trainer (src/pipelines/train-gan.ts: D phase, G phase, EMA and mean-w update, the loop's
 // PhasedStepper with its flat Adam) at batch 16, single-threaded wasm, with --widths small (default: the bundled GAN's
-// widths) or default. Steps alternate between
+// widths) or default; and the same step data-parallel over 2 threads (the loop's PhasedDataParallel, as
+// `gan3d train gan --threads 2` runs it), timed in the same rotation: train_images_per_s_2threads. Steps alternate between
 // the current engine (the fused ops of src/engine/ops: bias-act, box-resample, modulation; the no-copy Identity kernel;
 // the stride-1 contiguous-column filter gradient) and the reference, the same step with those switched off (the plain
 // tf-ops version and the engine as they were before), so both are measured under the same machine load; the first
 // steps of each are warm-up and left out, the rest give medians (wall and CPU time).
 // R1 steps (every r1Every-th D step) are timed separately and amortised: step = ((k - 1) plain + 1 R1) / k.
 // Generation: the EMA generator's forward (mapping, synthesis with noise) at batch 16 and at batch 1.
-// Realism (when --gan or models/gan and models/features exist): N samples (truncation 1, fixed seed) written as PNGs
-// to a temp folder and scored against data/synface/test with `scoreFolders`, next to the real-vs-real floor.
-//
-// Flags: --quick (few steps: a smoke check), --gan <bundle|checkpoint|run>, --n <samples> (default 2000), --widths,
+// Realism (when --gan or models/gan and models/features exist): N samples (default 1,000, truncation 1, fixed seed)
+// written as PNGs and scored against the even half of data/synface/test, beside the floor (the odd half against the
+// same even half: equal sample sizes). Inversion: `measureInversion` on the first 50 test images with the GAN and,
+// when there (--encoder or models/gan-encoder), its encoder.
+// Flags: --quick (few steps: a smoke check), --gan <bundle|checkpoint|run>, --encoder <dir>, --n <samples> (default
+//        1000), --widths,
 //        --data <image folder for the trainer> (default data/synface/test, else a small generated SynFace set).
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
@@ -29,10 +32,16 @@ import { loopKernelTuning } from '../src/engine/ops/loop-kernel.js';
 import { Rng } from '../src/engine/random.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { encodePng8, signedToUint8 } from '../src/io/png.js';
-import { DEFAULT_FEATURES_DIR, loadFeatureModel, realismFloor, scoreFolders } from '../src/pipelines/features-bundle.js';
-import { DEFAULT_GAN_DIR, loadGanModel, sampleGan } from '../src/pipelines/gan-bundle.js';
+import { listImageIds } from '../src/data/image-folder.js';
+import { realismScore } from '../src/metrics/realism.js';
+import { DEFAULT_ENCODER_DIR } from '../src/pipelines/encoder-bundle.js';
+import { DEFAULT_FEATURES_DIR, folderFeatures, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
+import { DEFAULT_GAN_DIR, loadGanModel, sampleGan, type LoadedGan } from '../src/pipelines/gan-bundle.js';
+import { measureInversion } from '../src/pipelines/invert-bench.js';
 import { STYLEGAN_WIDTHS } from '../src/models/stylegan/config.js';
 import { createGanTrainer } from '../src/pipelines/train-gan.js';
+import { groupedShards } from '../src/engine/parallel/data-parallel.js';
+import { PhasedDataParallel } from '../src/engine/parallel/phased-data-parallel.js';
 import { PhasedStepper } from '../src/train/stepper.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,7 +58,7 @@ if (!Object.hasOwn(STYLEGAN_WIDTHS, widths)) {
   process.stderr.write(`--widths must be one of ${Object.keys(STYLEGAN_WIDTHS).join(', ')}, got "${widths}".\n`);
   process.exit(2);
 }
-const nSamples = Number(option('--n') ?? (quick ? 200 : 2000));
+const nSamples = Number(option('--n') ?? (quick ? 200 : 1000));
 const BATCH = 16;
 /** Timed steps per variant (after WARMUP), R1 steps per variant, generator forwards per batch size. */
 const STEPS = quick ? 2 : 7;
@@ -90,6 +99,30 @@ async function speed() {
   const channels = STYLEGAN_WIDTHS[widths];
   const trainer = await createGanTrainer({ data: data.dir, seed: 1, batchSize: BATCH, model: { generatorChannels: channels, discriminatorChannels: channels } });
   const stepper = new PhasedStepper(trainer.phases!.map((p) => ({ name: p.name, replica: p.replica, adam: p.adam })));
+  // The 2-thread stepper trains the same variables: each stepper takes the current values before its step.
+  const group = trainer.shardGroupSize!;
+  const parallel = await PhasedDataParallel.create(
+    trainer.phases!.map((p) => ({ name: p.name, replica: p.replica, adam: p.adam })),
+    trainer.replicaSpec!,
+    { workers: 1, shard: (n, t) => groupedShards(n, t, group) },
+  );
+  const threads2 = { step: [] as number[], r1: [] as number[], stepCpu: [] as number[], r1Cpu: [] as number[] };
+  const parallelStep = async (r1: boolean, record: boolean) => {
+    use('fused');
+    trainer.setState!({ batches: r1 ? 0 : 1 });
+    const batch = trainer.nextBatch(rng, BATCH);
+    parallel.syncFromReplica();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await parallel.step(batch);
+    trainer.afterStep!(batch, { step: 0, epoch: 0, replica: parallel.replica, outDir: '' });
+    const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (!record) return;
+    (r1 ? threads2.r1 : threads2.step).push(ms);
+    (r1 ? threads2.r1Cpu : threads2.stepCpu).push((c.user + c.system) / 1000);
+    tensorCounts.push(tf.memory().numTensors);
+  };
   const rng = new Rng(2);
   const k = trainer.config.model.r1Every;
   // Wall time and this process's CPU time (user + system) per step: other processes sharing the cores stretch the
@@ -103,6 +136,7 @@ async function speed() {
     use(variant);
     trainer.setState!({ batches: r1 ? 0 : 1 }); // the lazy-R1 schedule: R1 on batch 0, k, 2k, …
     const batch = trainer.nextBatch(rng, BATCH);
+    stepper.syncFromReplica();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await stepper.phases[0].stepper.step(batch);
@@ -127,15 +161,31 @@ async function speed() {
     tensorCounts.push(tf.memory().numTensors);
   };
   const variants: Variant[] = ['fused', 'reference'];
-  for (let i = 0; i < WARMUP; i++) for (const v of variants) await oneStep(v, i === 0, false);
-  // Alternate fused / reference (and which goes first) so that a change in machine load hits both alike.
-  for (let i = 0; i < STEPS; i++) {
-    for (const v of i % 2 ? [...variants].reverse() : variants) await oneStep(v, false, true);
-    log(`step ${i + 1}/${STEPS}: fused ${round(times.fused.step.at(-1)!, 0)} ms (cpu ${round(times.fused.stepCpu.at(-1)!, 0)}), reference ${round(times.reference.step.at(-1)!, 0)} ms (cpu ${round(times.reference.stepCpu.at(-1)!, 0)})`);
-  }
-  for (let i = 0; i < R1_STEPS; i++) {
-    for (const v of i % 2 ? [...variants].reverse() : variants) await oneStep(v, true, true);
-    log(`R1 step ${i + 1}/${R1_STEPS}: fused ${round(times.fused.r1.at(-1)!, 0)} ms, reference ${round(times.reference.r1.at(-1)!, 0)} ms`);
+  // Each rotation: fused and reference on one thread, then the fused step on 2 threads (the order reversed every
+  // other rotation).
+  const rotation = async (i: number, r1: boolean, record: boolean) => {
+    const order: (Variant | 'threads2')[] = [...variants, 'threads2'];
+    for (const v of i % 2 ? order.reverse() : order) {
+      if (v === 'threads2') await parallelStep(r1, record);
+      else await oneStep(v, r1, record);
+    }
+  };
+  try {
+    for (let i = 0; i < WARMUP; i++) await rotation(i, i === 0, false);
+    // Alternate the variants (and which goes first) so that a change in machine load hits them alike.
+    for (let i = 0; i < STEPS; i++) {
+      await rotation(i, false, true);
+      log(
+        `step ${i + 1}/${STEPS}: fused ${round(times.fused.step.at(-1)!, 0)} ms (cpu ${round(times.fused.stepCpu.at(-1)!, 0)}), reference ${round(times.reference.step.at(-1)!, 0)} ms ` +
+          `(cpu ${round(times.reference.stepCpu.at(-1)!, 0)}), 2 threads ${round(threads2.step.at(-1)!, 0)} ms (cpu ${round(threads2.stepCpu.at(-1)!, 0)})`,
+      );
+    }
+    for (let i = 0; i < R1_STEPS; i++) {
+      await rotation(i, true, true);
+      log(`R1 step ${i + 1}/${R1_STEPS}: fused ${round(times.fused.r1.at(-1)!, 0)} ms, reference ${round(times.reference.r1.at(-1)!, 0)} ms, 2 threads ${round(threads2.r1.at(-1)!, 0)} ms`);
+    }
+  } finally {
+    await parallel.dispose();
   }
   use('fused');
 
@@ -176,9 +226,21 @@ async function speed() {
       stepCpu, r1Cpu, imagesPerCpuS: (BATCH * 1000) / amortisedCpu,
     };
   };
-  return { fused: summary('fused'), reference: summary('reference'), gen, stable, k, dataNote: data.note, times };
+  const step2 = median(threads2.step);
+  const amortised2 = ((k - 1) * step2 + median(threads2.r1)) / k;
+  const amortised2Cpu = ((k - 1) * median(threads2.stepCpu) + median(threads2.r1Cpu)) / k;
+  const twoThreads = {
+    step: step2, r1: median(threads2.r1), amortised: amortised2, imagesPerS: (BATCH * 1000) / amortised2,
+    stepCpu: median(threads2.stepCpu), r1Cpu: median(threads2.r1Cpu), imagesPerCpuS: (BATCH * 1000) / amortised2Cpu,
+  };
+  return { fused: summary('fused'), reference: summary('reference'), twoThreads, gen, stable, k, dataNote: data.note, times, threads2 };
 }
 
+/**
+ * FID/KID of N generated images (default 1,000, truncation 1, seed 0, written as 8-bit PNGs like the real ones) against
+ * the even half of data/synface/test (1,000 images), beside the floor: the odd half against the same even half. Same
+ * sample sizes on both sides, so FID's small-sample bias is the same in the score and in its floor.
+ */
 async function realism() {
   const source = option('--gan') ?? (fsSync.existsSync(path.join(repo, DEFAULT_GAN_DIR)) ? DEFAULT_GAN_DIR : null);
   const features = fsSync.existsSync(path.join(repo, DEFAULT_FEATURES_DIR)) ? DEFAULT_FEATURES_DIR : null;
@@ -193,20 +255,29 @@ async function realism() {
   const loaded = await loadFeatureModel(features);
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-bench-gan-samples-'));
   try {
-    const dir = path.join(tmp, 'image');
-    await fs.mkdir(dir);
     const R = gan.config.resolution;
     const per = R * R * 3;
+    const fakeIds: string[] = [];
     for (let start = 0; start < nSamples; start += 250) {
       const n = Math.min(250, nSamples - start);
       const s = sampleGan(gan.generator, { n, psi: 1, seed: seed + start });
       for (let i = 0; i < n; i++) {
         const pixels = signedToUint8(s.images.subarray(i * per, (i + 1) * per));
-        await fs.writeFile(path.join(dir, `sample-${String(start + i).padStart(5, '0')}.png`), await encodePng8(pixels, R, R, 3));
+        const id = `sample-${String(start + i).padStart(5, '0')}`;
+        await fs.writeFile(path.join(tmp, `${id}.png`), await encodePng8(pixels, R, R, 3));
+        fakeIds.push(id);
       }
     }
-    const score = await scoreFolders(loaded, test, tmp);
-    const floor = await realismFloor(test, { model: loaded });
+    const d = loaded.config.featureDim;
+    const realDir = resolveImageDir(test);
+    const ids = listImageIds(realDir);
+    const even = ids.filter((_, i) => i % 2 === 0);
+    const odd = ids.filter((_, i) => i % 2 === 1).slice(0, nSamples);
+    const fe = await folderFeatures(loaded.model, realDir, even);
+    const fo = await folderFeatures(loaded.model, realDir, odd);
+    const ff = await folderFeatures(loaded.model, tmp, fakeIds);
+    const score = realismScore(fe, ff, d);
+    const floor = realismScore(fe, fo, d);
     return {
       gan: gan.id,
       gan_source: source,
@@ -214,25 +285,49 @@ async function realism() {
       samples: nSamples,
       truncation: 1,
       seed,
-      real: 'data/synface/test',
+      real: `data/synface/test, even positions (${even.length} images)`,
+      floor_real: `data/synface/test, odd positions (${odd.length} images)`,
       fid: score.fid,
       kid: score.kid,
       kid_std: score.kid_std,
       fid_floor: floor.fid,
       kid_floor: floor.kid,
+      fid_over_floor: score.fid / floor.fid,
       score_s: round((performance.now() - t0) / 1000),
+      gan_loaded: gan,
     };
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
-    gan.dispose();
     loaded.model.dispose();
   }
+}
+
+/** Inversion PSNR on the first 50 test images (not used in training) with the GAN and, when there, its encoder. */
+async function inversion(gan: LoadedGan | null) {
+  const test = path.join(repo, 'data/synface/test');
+  if (!gan) return { invert_note: 'not measured: no GAN' };
+  const encoderDir = option('--encoder') ?? (fsSync.existsSync(path.join(repo, DEFAULT_ENCODER_DIR)) ? DEFAULT_ENCODER_DIR : null);
+  const m = await measureInversion({ gan, encoder: encoderDir, folder: test, count: quick ? 4 : 50 });
+  return {
+    invert_psnr_encoder: m.invert_psnr_encoder,
+    invert_psnr_start: m.invert_psnr_start,
+    invert_psnr_w: m.invert_psnr_w,
+    invert_psnr_wplus: m.invert_psnr_wplus,
+    invert_seconds_per_image: m.seconds_per_image,
+    invert_images: m.images,
+    invert_encoder: m.encoder,
+    invert_note: `first ${m.images} images of data/synface/test, PSNR on [0, 1]; default gan3d invert settings${m.encoder ? '' : ', no encoder (start: the mean w)'}`,
+  };
 }
 
 const backend = await initBackend('wasm');
 const started = Date.now();
 const s = await speed();
-const r = await realism();
+const realismResult = await realism();
+const ganForInversion = 'skipped' in realismResult ? null : realismResult.gan_loaded;
+const inv = await inversion(ganForInversion);
+ganForInversion?.dispose();
+const r = 'skipped' in realismResult ? realismResult : (({ gan_loaded: _g, ...rest }) => rest)(realismResult);
 const f = s.fused;
 const ref = s.reference;
 const result = {
@@ -252,6 +347,19 @@ const result = {
   },
   config: { resolution: 64, widths, channels: STYLEGAN_WIDTHS[widths], batch: BATCH, r1_every: s.k, trainer_data: s.dataNote, timed_steps: STEPS, r1_steps: R1_STEPS, warmup_steps: WARMUP },
   train_images_per_s: round(f.imagesPerS, 2),
+  train_images_per_s_2threads: round(s.twoThreads.imagesPerS, 2),
+  two_threads: {
+    what: 'the fused step data-parallel over 2 worker threads (PhasedDataParallel, as `gan3d train gan --threads 2`), alternated step by step with the single-thread ones; CPU time is the whole process (both threads)',
+    train_step_ms: round(s.twoThreads.step),
+    train_step_amortised_ms: round(s.twoThreads.amortised),
+    r1_step_ms: round(s.twoThreads.r1),
+    train_step_cpu_ms: round(s.twoThreads.stepCpu),
+    r1_step_cpu_ms: round(s.twoThreads.r1Cpu),
+    train_images_per_cpu_s: round(s.twoThreads.imagesPerCpuS, 2),
+    speedup_vs_1thread: round(s.twoThreads.imagesPerS / f.imagesPerS, 3),
+    step_ms_all: s.threads2.step.map((v) => round(v, 0)),
+    step_cpu_ms_all: s.threads2.stepCpu.map((v) => round(v, 0)),
+  },
   train_step_ms: round(f.step),
   train_step_amortised_ms: round(f.amortised),
   d_phase_ms: round(f.d),
@@ -294,7 +402,7 @@ const result = {
   invert_psnr_encoder: null,
   invert_psnr_w: null,
   invert_psnr_wplus: null,
-  invert_note: 'inversion is not wired into this benchmark yet (src/pipelines/invert-bench.ts)',
+  ...inv,
   wall_s: round((Date.now() - started) / 1000),
 };
 const json = JSON.stringify(result, null, 2);

@@ -1,5 +1,14 @@
 // Training the 2D StyleGAN2-style prior on an image folder: the GAN Trainer for the shared loop (src/train/loop.ts).
-// Each step runs two optimizer phases on one batch (the loop's PhasedStepper, single-threaded): D, then G.
+// Each step runs two optimizer phases on one batch: D, then G. On one thread the loop's PhasedStepper runs them; with
+// more (`gan3d train gan --threads N`), PhasedDataParallel (src/engine/parallel/phased-data-parallel.ts): every worker
+// builds G and D from this module's createReplica, each thread computes its shard's D gradients, they are averaged,
+// Adam updates D, D's new weights reach every replica, then the same for G. Same losses, same update order.
+// Minibatch std: the loop shards the batch by whole mbstd groups (groupedShards; shardGroupSize below), so each
+// shard's group statistics are the whole batch's groups and the step computes what the single-threaded one does, up
+// to float summation order. (StyleGAN2 on several GPUs instead computes mbstd per GPU over that GPU's samples; here a
+// group never spans threads.) A batch with fewer groups than threads leaves a thread idle, never splits a group.
+// Thread counts 1 and 2 therefore agree up to float rounding, not bit for bit: see test/pipelines/train-gan-threads.test.ts.
+// Runs are deterministic for a given thread count and resume exactly; checkpoints do not depend on the thread count.
 //   D: softplus(D(G(z))) + softplus(-D(x)), plus lazy R1 every r1Every-th step: (γ/2)·‖∇ₓD(x)‖²·r1Every, in the
 //      same gradient as the main loss (nested tf.grad; notes/r1-findings.md). Adam lr·c, β = (0, 0.99^c), c = k/(k+1).
 //   G: softplus(-D(G(z))) (non-saturating), Adam lr, β = (0, 0.99).
@@ -20,7 +29,7 @@ import path from 'node:path';
 import { ImageFolderDataset, type ImageFolderInfo } from '../data/image-folder.js';
 import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
-import type { Batch, Replica } from '../engine/parallel/data-parallel.js';
+import type { Batch, PhasedReplica, Replica } from '../engine/parallel/data-parallel.js';
 import { Rng } from '../engine/random.js';
 import { latestCheckpoint } from '../io/checkpoint.js';
 import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
@@ -134,6 +143,28 @@ function generatorLoss(g: Generator, d: Discriminator, inputs: Record<string, tf
   return tf.tidy(() => tf.mean(tf.softplus(tf.neg(d.logits(fakesFrom(g, inputs, 'g'))))) as tf.Scalar);
 }
 
+/** The two optimizer phases' replicas over G and D: D's loss (which runs G for the fakes), then G's (which runs D). */
+function ganPhaseReplicas(generator: Generator, discriminator: Discriminator): [Replica, Replica] {
+  return [
+    { variables: discriminator.variables(), loss: (inputs) => discriminatorLoss(generator, discriminator, inputs) },
+    { variables: generator.variables(), loss: (inputs) => generatorLoss(generator, discriminator, inputs) },
+  ];
+}
+
+/** What a data-parallel worker needs to build its replicas of G and D (the weights are synced from the main thread). */
+export interface GanReplicaConfig {
+  seed: number;
+  model: StyleGanConfig;
+}
+
+/** The replica module's entry for data-parallel workers (src/engine/parallel/worker.ts): G and D, phases D then G. */
+export function createReplica(config: GanReplicaConfig): PhasedReplica & { generator: Generator; discriminator: Discriminator } {
+  const init = new Rng(config.seed);
+  const generator = new Generator(init, config.model);
+  const discriminator = new Discriminator(init, config.model);
+  return { phases: ganPhaseReplicas(generator, discriminator), generator, discriminator };
+}
+
 /** Builds the GAN Trainer: decodes the images into memory and builds G, D and the EMA generator in this thread. */
 export async function createGanTrainer(options: GanTrainerOptions): Promise<GanTrainer> {
   const { root, split } = resolveImageFolder(options.data);
@@ -192,8 +223,8 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     samples: { rows: GRID, columns: GRID, seed: sampleSeed, psi: model.truncationPsi },
   };
 
-  const dReplica: Replica = { variables: discriminator.variables(), loss: (inputs) => discriminatorLoss(generator, discriminator, inputs) };
-  const gReplica: Replica = { variables: gVars, loss: (inputs) => generatorLoss(generator, discriminator, inputs) };
+  const [dReplica, gReplica] = ganPhaseReplicas(generator, discriminator);
+  const replicaConfig: GanReplicaConfig = { seed: options.seed, model };
   const phases: TrainerPhase[] = [
     {
       name: 'D',
@@ -222,6 +253,9 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     ema,
     discriminator,
     phases,
+    // Workers build G and D from this module (used when the loop runs more than one thread).
+    replicaSpec: { moduleUrl: import.meta.url, config: replicaConfig },
+    shardGroupSize: model.mbstdGroupSize,
     buffers,
     examplesPerEpoch: dataset.size,
 
