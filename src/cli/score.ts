@@ -99,7 +99,7 @@ export function registerScoreCommand(program: Command): void {
     .command('score')
     .description('FID and KID of generated images against real ones on the SynFace feature network (not comparable to Inception FID)')
     .option('--real <dir>', 'folder of real PNG images (or a data split with image/), e.g. data/synface/test')
-    .option('--fake <dir>', 'folder of generated PNG images')
+    .option('--fake <dir>', 'folder of generated PNG images (a `gan3d sample` folder: its grid.png is skipped)')
     .option('--floor <dir>', 'also (or only) score two disjoint halves of this real folder against each other: the floor')
     .option('--model <dir>', 'feature network: bundle, checkpoint or training run', DEFAULT_FEATURES_DIR)
     .option('--json <file>', 'write {fid, kid, kid_std, images_real, images_fake, features_model, …} there')

@@ -323,7 +323,10 @@ export async function scoreFolders(loaded: LoadedFeatureModel, realDir: string, 
   const real = resolveImageDir(realDir);
   const fake = resolveImageDir(fakeDir);
   const realIds = listImageIds(real).slice(0, options.limit);
-  const fakeIds = listImageIds(fake).slice(0, options.limit);
+  // `gan3d sample` writes its samples tiled into grid.png beside them: that file is not a sample.
+  const fakeIds = listImageIds(fake)
+    .filter((id) => id !== 'grid')
+    .slice(0, options.limit);
   const fr = await folderFeatures(loaded.model, real, realIds, options.batch);
   const ff = await folderFeatures(loaded.model, fake, fakeIds, options.batch);
   const s = realismScore(fr, ff, loaded.config.featureDim, options);

@@ -93,7 +93,9 @@ test('train features 2 steps on the shared loop, export, load, features, score a
   assert.deepEqual(await folderFeatures(fromRun.model, dir, ids), f);
   fromRun.model.dispose();
 
-  // score: two folders (a split with image/, a plain folder), the floor, JSON output.
+  // score: two folders (a split with image/, a plain folder), the floor, JSON output; a `gan3d sample` grid.png in the
+  // generated folder is not counted as a sample.
+  await fs.copyFile(path.join(dir, `${ids[0]}.png`), path.join(dir, 'grid.png'));
   const json = path.join(root, 'score.json');
   const report = await scoreCommand({ real: path.join(data, 'train'), fake: dir, floor: path.join(data, 'train'), model: bundle, json, kidSubsets: '5', write: () => {} });
   for (const k of ['fid', 'kid', 'kid_std'] as const) assert.ok(Number.isFinite(report[k]), `${k} = ${report[k]}`);
@@ -104,6 +106,7 @@ test('train features 2 steps on the shared loop, export, load, features, score a
   const written = JSON.parse(await fs.readFile(json, 'utf8')) as Record<string, unknown>;
   for (const k of ['fid', 'kid', 'kid_std', 'images_real', 'images_fake', 'features_model']) assert.ok(k in written, k);
   await assert.rejects(scoreCommand({ real: dir, fake: dir, model: bundle, json, write: () => {} }), /already exists: pass --force/);
+  await fs.rm(path.join(dir, 'grid.png'));
   // The floor helper alone, with the same model, is the report's floor.
   const floor = await realismFloor(path.join(data, 'train'), { model: fromBundle, subsets: 5 });
   assert.equal(floor.fid, report.floor.fid);
