@@ -4,10 +4,12 @@
 // `gan3d train encoder`: train the GAN-inversion encoder (image → w) on a frozen GAN's samples, same loop.
 import type { Command } from 'commander';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { listDepthIds } from '../data/depth-folder.js';
 import { loadPhotoGeoModel, type LoadedPhotoGeoModel } from '../pipelines/model-bundle.js';
 import { Gan3dError } from '../engine/errors.js';
+import { defaultWorkerCount } from '../engine/parallel/data-parallel.js';
 import {
   PHOTOGEO_WIDTHS,
   createPhotoGeoTrainer,
@@ -206,6 +208,8 @@ export interface TrainGanOptions {
   sampleEvery: string;
   /** Channel table preset of G and D: default | small (STYLEGAN_WIDTHS). */
   widths?: string;
+  /** Training threads, main included (default: GAN3D_THREADS, else the core count capped at 2); 1 = single-threaded. */
+  threads?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -218,6 +222,17 @@ export interface TrainGanOptions {
 function shownPath(p: string): string {
   const r = path.relative(process.cwd(), p);
   return r === '' ? '.' : r.startsWith('..') ? p : r;
+}
+
+/**
+ * Threads of `train gan`: --threads, else GAN3D_THREADS, else the core count capped at 2 (the measured case: the
+ * project machine has two cores; give --threads or GAN3D_THREADS to use more).
+ */
+export function ganThreads(raw: string | undefined): number {
+  if (raw !== undefined) return count('threads', raw, 1)!;
+  const env = process.env.GAN3D_THREADS;
+  if (env !== undefined && env !== '') return defaultWorkerCount() + 1; // validates it
+  return Math.min(2, Math.max(1, os.cpus().length));
 }
 
 /** The `train gan` action, callable without commander (tests). */
@@ -234,6 +249,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   let seed = count('seed', opts.seed, 0);
   const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
   const sampleEvery = count('sample-every', opts.sampleEvery, 0)!;
+  const threads = ganThreads(opts.threads);
 
   let widths: Record<number, number> | undefined;
   if (opts.widths !== undefined) {
@@ -271,9 +287,21 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
     const c = trainer.config.model;
     write(
       `Training the StyleGAN prior (${c.resolution}×${c.resolution}, G ${trainer.generator.parameterCount()} and D ${trainer.discriminator.parameterCount()} parameters) ` +
-        `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}, single-threaded).\n` +
+        `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
+        `${threads === 1 ? 'single-threaded' : `${threads} threads`}).\n` +
         `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
     );
+    // Threads share the batch by whole minibatch-std groups: with fewer groups than threads some idle.
+    const groups = batchSize / Math.min(c.mbstdGroupSize, batchSize);
+    if (threads > 1 && groups < threads) {
+      write(`Note: batch ${batchSize} holds ${Math.floor(groups)} minibatch-std group(s) of ${c.mbstdGroupSize}, which stay whole, so only ${Math.max(1, Math.floor(groups))} of the ${threads} threads compute.\n`);
+    }
+    // Measured: the threads meet twice per step, so on a machine already busy they wait for each other and a step
+    // can take longer than on one thread (src/pipelines/train-gan.ts, Speed).
+    const load = os.loadavg()[0];
+    if (threads > 1 && load > os.cpus().length - 0.5) {
+      write(`Note: the machine is busy (load ${load.toFixed(1)} on ${os.cpus().length} cores); ${threads} threads may train slower than --threads 1 here.\n`);
+    }
     const result = await runTraining({
       trainer,
       outDir,
@@ -285,6 +313,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       seed,
       checkpointEvery,
       sampleEvery,
+      workers: threads - 1,
       quiet: opts.quiet,
       signal: opts.signal,
     });
@@ -572,7 +601,7 @@ export function registerTrainCommand(program: Command): void {
     });
   train
     .command('gan')
-    .description('train the 2D StyleGAN2-style prior on a folder of PNGs (D then G each step, lazy R1, EMA generator; single-threaded)')
+    .description('train the 2D StyleGAN2-style prior on a folder of PNGs (D then G each step, lazy R1, EMA generator; data-parallel)')
     .requiredOption('--data <dir>', 'image folder: a split with image/*.png (e.g. data/synface/train) or a dataset root with train/image/')
     .option('--out <dir>', 'run folder: log.jsonl, samples/, checkpoints/', 'runs/gan')
     .option('--resume', 'continue the run in --out from its newest checkpoint')
@@ -584,6 +613,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '1000')
     .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
     .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps)')
+    .option('--threads <n>', 'training threads, data-parallel (default: GAN3D_THREADS, else the core count capped at 2; 1: single-threaded)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

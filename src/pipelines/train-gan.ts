@@ -1,14 +1,5 @@
 // Training the 2D StyleGAN2-style prior on an image folder: the GAN Trainer for the shared loop (src/train/loop.ts).
-// Each step runs two optimizer phases on one batch: D, then G. On one thread the loop's PhasedStepper runs them; with
-// more (`gan3d train gan --threads N`), PhasedDataParallel (src/engine/parallel/phased-data-parallel.ts): every worker
-// builds G and D from this module's createReplica, each thread computes its shard's D gradients, they are averaged,
-// Adam updates D, D's new weights reach every replica, then the same for G. Same losses, same update order.
-// Minibatch std: the loop shards the batch by whole mbstd groups (groupedShards; shardGroupSize below), so each
-// shard's group statistics are the whole batch's groups and the step computes what the single-threaded one does, up
-// to float summation order. (StyleGAN2 on several GPUs instead computes mbstd per GPU over that GPU's samples; here a
-// group never spans threads.) A batch with fewer groups than threads leaves a thread idle, never splits a group.
-// Thread counts 1 and 2 therefore agree up to float rounding, not bit for bit: see test/pipelines/train-gan-threads.test.ts.
-// Runs are deterministic for a given thread count and resume exactly; checkpoints do not depend on the thread count.
+// Each step runs two optimizer phases on one batch: D, then G.
 //   D: softplus(D(G(z))) + softplus(-D(x)), plus lazy R1 every r1Every-th step: (γ/2)·‖∇ₓD(x)‖²·r1Every, in the
 //      same gradient as the main loss (nested tf.grad; notes/r1-findings.md). Adam lr·c, β = (0, 0.99^c), c = k/(k+1).
 //   G: softplus(-D(G(z))) (non-saturating), Adam lr, β = (0, 0.99).
@@ -17,11 +8,38 @@
 // After each step the EMA generator moves toward G (half-life in images) and the tracked mean w toward the batch's.
 // Sample grids: 8×8 images of the EMA generator from fixed latents and fixed noise.
 //
+// Threads (`gan3d train gan --threads N`; default GAN3D_THREADS, else the core count capped at 2). One thread: the
+// loop's PhasedStepper. More: PhasedDataParallel (src/engine/parallel/phased-data-parallel.ts). Every worker builds G
+// and D from this module's createReplica; per step the batch (all its random draws made on the main thread) is
+// sharded once, then each thread computes its shard's D gradients, they are averaged, Adam updates D, D's new weights
+// reach every replica, and the same for G (two gradient rounds): the single-threaded step's losses and update order.
+// The EMA generator and the tracked mean w live on the main thread and follow G after each step. Checkpoints do not
+// depend on the thread count: a run resumes with any, and resumes exactly with the same one.
+// Minibatch std: the loop shards by whole mbstd groups (groupedShards, from shardGroupSize below), so each shard's
+// statistics are exactly the whole batch's groups (batch 16, group 4: rows {0,4,8,12} and {1,5,9,13} on one thread,
+// {2,6,10,14} and {3,7,11,15} on the other). StyleGAN2 on several GPUs instead takes mbstd per GPU over that GPU's own
+// samples, which changes the groups with the GPU count; here no group spans threads, and a batch with fewer groups
+// than threads leaves a thread idle rather than split one. So 1 and 2 threads compute the same step up to float
+// summation order, not bit for bit: on the tiny test networks the weights agree to 2.4e-7 after 3 steps; at batch 16,
+// --widths small (measured, scratch run of 5 steps from seed 1) the losses agree to 1e-7 relative for 2 steps, then the
+// GAN's dynamics amplify the rounding (Adam with β1 = 0 and ε = 1e-8 turns rounding in near-zero gradients into
+// visible updates): rms weight difference 9e-8 after step 1, 1.3e-5 after step 4 and 7e-5 after step 5 (4 % of one
+// step's movement), losses 1e-3 apart by step 5. The two are equally valid runs, not the same trajectory.
+//
 // Speed: `npm run bench:gan` (bench/results/gan.json) on the project's 2-core AMD EPYC, wasm SIMD with one thread,
 // single-threaded stepper, batch 16, default widths (G 1.06 M, D 1.06 M parameters): a step (D phase + G phase + EMA
 // and mean-w update) 3.32 s, an R1 step 4.64 s, about 4.7 images/s amortised; 1.16x the plain tf-ops layers measured
 // in the same run. The step is convolution-bound (~85 %), so `--widths small` (G 0.86 M parameters, 2.6x fewer
 // multiply-adds) is what makes training practical here: 1.48 s of CPU per step before the fused ops.
+// Two threads (batch 16, --widths small; bench:gan and a scratch script alternating 1 and 2 threads in one process,
+// 2026-11-24, with another training and other jobs holding the 2 cores at load 3-4): a step costs 1.54-1.62 s of CPU
+// on 1 thread and 1.74-1.78 s on 2 (+10-15 %: half-batch convs, extra weight loads); per thread 0.84-0.86 s (main) and
+// 0.82 s (worker), so with both cores free a step would take no less than about 0.85 s: at most ~1.8x (an upper bound
+// from per-thread CPU time, which ignores the two cores' shared memory bandwidth; the cores were never free to time
+// it, and the engine's reference step reached 1.60x). Under that load the wall time was 0.82-0.90x of one thread's
+// (2.73 s against 2.37 s): the threads meet four times per step (gradients and Adam, per phase) and wait whenever the
+// other is descheduled, so a 2-thread run pays only on an otherwise idle machine. R1 steps: 2.22 s of CPU on 1
+// thread, 2.35 s on 2.
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import fsSync from 'node:fs';

@@ -4,15 +4,18 @@
 // clean stop on Ctrl-C. "Exact" means a resumed run computes the same bits as one that never stopped: the checkpoint
 // holds the weights, Adam's moments and step count, the loop's Rng state and the data iterator's position.
 // A trainer may instead give several optimizer phases per step (a GAN: D, then G), each with its own variables and
-// Adam state (src/train/stepper.ts PhasedStepper, single-threaded), plus buffers outside the optimizer (EMA weights,
-// a tracked mean) that the checkpoint carries beside the weights.
+// Adam state, plus buffers outside the optimizer (EMA weights, a tracked mean) that the checkpoint carries beside the
+// weights. Phases run single-threaded (src/train/stepper.ts PhasedStepper) or, when the trainer also gives a
+// replicaSpec that builds every phase in a worker and more than one thread is asked for, data-parallel
+// (src/engine/parallel/phased-data-parallel.ts); both save the same checkpoint, so either resumes the other's run.
 import * as tf from '@tensorflow/tfjs';
 import cliProgress from 'cli-progress';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo, initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
-import { DataParallel, defaultWorkerCount, type Batch, type Replica, type ReplicaSpec } from '../engine/parallel/data-parallel.js';
+import { DataParallel, defaultWorkerCount, groupedShards, type Batch, type Replica, type ReplicaSpec } from '../engine/parallel/data-parallel.js';
+import { PhasedDataParallel } from '../engine/parallel/phased-data-parallel.js';
 import { ADAM_DEFAULTS, type AdamConfig } from '../engine/parallel/flat-adam.js';
 import { Rng } from '../engine/random.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
@@ -50,12 +53,16 @@ export interface Trainer {
   readonly kind: string;
   /** The model's full typed config (JSON-serializable): printed into every checkpoint, must match on resume. */
   readonly config: unknown;
-  /** Module + config for DataParallel (training on every core). */
+  /** Module + config for DataParallel (training on every core). With `phases`: a module whose createReplica returns
+   *  { phases } in the same order, built in each worker thread (PhasedDataParallel); without it phases run on one thread. */
   readonly replicaSpec?: ReplicaSpec;
+  /** Data-parallel sharding keeps minibatch-std groups whole: rows i and j share a shard when i ≡ j mod (batch / g),
+   *  g = min(shardGroupSize, batch) (see groupedShards). Default: contiguous shards. */
+  readonly shardGroupSize?: number;
   /** Or a replica built in this thread: trained single-threaded with the same Adam. */
   readonly replica?: Replica;
   /** Or several optimizer phases run in order in every step on the same batch, each with its own Adam state
-   *  (single-threaded). `adam` and `variableNames` are then given per phase. */
+   *  (data-parallel when `replicaSpec` is given too). `adam` and `variableNames` are then given per phase. */
   readonly phases?: TrainerPhase[];
   /** Tensors outside the optimizer that exact resume needs (EMA weights, tracked means), by stable name: saved after
    *  the trained variables (with zero Adam moments, as the checkpoint format sizes the moments by its manifest). */
@@ -300,7 +307,15 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
   let stepper: Stepper;
   if (trainer.phases) {
     const adam = config.adam as Record<string, AdamConfig>;
-    stepper = new PhasedStepper(trainer.phases.map((p) => ({ name: p.name, replica: p.replica, adam: adam[p.name] })));
+    const phases = trainer.phases.map((p) => ({ name: p.name, replica: p.replica, adam: adam[p.name] }));
+    const workers = trainer.replicaSpec ? (options.workers ?? defaultWorkerCount()) : 0;
+    if (workers > 0) {
+      const group = trainer.shardGroupSize;
+      const shard = group ? (n: number, threads: number) => groupedShards(n, threads, group) : undefined;
+      stepper = await PhasedDataParallel.create(phases, trainer.replicaSpec!, { workers, shard });
+    } else {
+      stepper = new PhasedStepper(phases);
+    }
   } else if (trainer.replicaSpec) {
     stepper = await DataParallel.create(trainer.replicaSpec, { workers: options.workers ?? defaultWorkerCount(), adam: config.adam as AdamConfig });
   } else if (trainer.replica) {
@@ -497,7 +512,8 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
     removeHandlers();
     options.signal?.removeEventListener('abort', onAbort);
     await stepper.dispose();
-    // The loop built this replica, so it frees it; the trained weights live on in the checkpoint.
-    if (trainer.replicaSpec) tf.dispose(stepper.replica.variables);
+    // The loop built this replica, so it frees it; the trained weights live on in the checkpoint. (A phased trainer's
+    // replicas are its own.)
+    if (trainer.replicaSpec && !trainer.phases) tf.dispose(stepper.replica.variables);
   }
 }

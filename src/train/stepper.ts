@@ -1,7 +1,8 @@
 // What the training loop steps: DataParallel (workers, shared Adam) or, for a model built in this thread only, a
 // single-thread stepper with the same flat Adam, so both save and resume the same checkpoint format. A PhasedStepper
 // runs several such optimizer phases one after the other in each step (a GAN's D phase, then its G phase), each on
-// its own variables with its own Adam state; to the loop it is one stepper over all their variables.
+// its own variables with its own Adam state; to the loop it is one stepper over all their variables. Its data-parallel
+// counterpart is PhasedDataParallel (src/engine/parallel/phased-data-parallel.ts), with the same checkpoint layout.
 import * as tf from '@tensorflow/tfjs';
 import { writeShardGradients, type AdamState, type Batch, type Replica } from '../engine/parallel/data-parallel.js';
 import { ADAM_DEFAULTS, adamUpdateRange, type AdamConfig } from '../engine/parallel/flat-adam.js';

@@ -45,7 +45,8 @@ async function readLog(outDir: string): Promise<LogLine[]> {
 }
 
 function options(out: string, extra: Partial<TrainGanOptions> = {}): TrainGanOptions {
-  return { data, out, steps: '3', batch: '4', seed: '3', checkpointEvery: '0', sampleEvery: '3', model: TINY, quiet: true, write: () => {}, ...extra };
+  // One thread: this file tests the single-threaded path; train-gan-threads.test.ts the data-parallel one.
+  return { data, out, steps: '3', batch: '4', seed: '3', checkpointEvery: '0', sampleEvery: '3', threads: '1', model: TINY, quiet: true, write: () => {}, ...extra };
 }
 
 function cli(...args: string[]): { status: number | null; stderr: string } {
@@ -106,6 +107,7 @@ test('train gan: interrupted and resumed equals an uninterrupted run of the same
     seed: 3,
     checkpointEvery: 0,
     sampleEvery: 0,
+    workers: 0,
     quiet: true,
     handleSignals: false,
     signal: stop.signal,
@@ -145,6 +147,7 @@ test('train gan: the tensor count stays flat across steps, samples and checkpoin
     batchSize: 4,
     checkpointEvery: 2,
     sampleEvery: 2,
+    workers: 0,
     quiet: true,
     handleSignals: false,
     onStep: () => void counts.push(tf.memory().numTensors),

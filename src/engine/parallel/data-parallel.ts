@@ -18,8 +18,14 @@ export interface Replica {
   loss(inputs: Record<string, tf.Tensor>): tf.Scalar;
 }
 
+/** Several replicas built together, one per optimizer phase (a GAN's D and G), for PhasedDataParallel. */
+export interface PhasedReplica {
+  phases: Replica[];
+}
+
 export interface ReplicaSpec {
-  /** Absolute file URL of a module exporting `createReplica(config): Replica | Promise<Replica>`. */
+  /** Absolute file URL of a module exporting `createReplica(config)`: a Replica, or a PhasedReplica for
+   *  PhasedDataParallel (phased-data-parallel.ts), possibly as a promise. */
   moduleUrl: string;
   /** Structured-cloneable configuration handed to `createReplica`. */
   config: unknown;
@@ -32,7 +38,25 @@ export interface BatchInput {
 
 export type Batch = Record<string, BatchInput>;
 
-interface WorkerReply {
+export interface ReplicaModule {
+  createReplica(config: unknown): Replica | PhasedReplica | Promise<Replica | PhasedReplica>;
+}
+
+/** A replica module's result as a list of phases (one for a plain Replica). */
+export function replicaPhases(r: Replica | PhasedReplica): Replica[] {
+  return 'phases' in r ? r.phases : [r];
+}
+
+/** The shared buffers of one optimizer phase as a worker receives them. */
+export interface PhaseShared {
+  weights: SharedArrayBuffer;
+  firstMoment: SharedArrayBuffer;
+  secondMoment: SharedArrayBuffer;
+  /** One per thread (main first). */
+  grads: SharedArrayBuffer[];
+}
+
+export interface WorkerReply {
   type: 'ready' | 'grads' | 'updated' | 'error';
   loss?: number;
   message?: string;
@@ -52,7 +76,7 @@ export function defaultWorkerCount(): number {
 }
 
 /** Starts a worker thread on worker.ts (through tsx's loader when running from source) or the compiled worker.js. */
-function startWorker(options: { workerData: unknown; env: NodeJS.ProcessEnv }): Worker {
+export function startWorker(options: { workerData: unknown; env: NodeJS.ProcessEnv }): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), options);
   // Workers do not inherit tsx's loader hooks, so the worker registers them before importing the TypeScript.
   const tsx = import.meta.resolve('tsx/esm/api');
@@ -69,6 +93,37 @@ export function shardRanges(n: number, k: number): [number, number][] {
     const size = Math.floor(n / k) + (i < n % k ? 1 : 0);
     out.push([start, start + size]);
     start += size;
+  }
+  return out;
+}
+
+/**
+ * Row lists of `threads` shards of an n-row batch that keep each minibatch-std group in one shard. Groups are
+ * interleaved as minibatchStd (src/nn/minibatch-std.ts) forms them: g = min(groupSize, n) samples, sample i in group
+ * i mod (n/g). Each shard takes a contiguous range of whole groups, its rows in ascending order; then the shard's own
+ * minibatchStd (group size g over n_t rows) forms exactly the batch's groups, so per-shard statistics equal the whole
+ * batch's. With fewer groups than threads some shards are empty. A batch that g does not divide gets contiguous
+ * shards (minibatchStd rejects such a batch anyway).
+ */
+export function groupedShards(n: number, threads: number, groupSize: number): number[][] {
+  const g = Math.min(groupSize, n);
+  if (g < 1 || n % g !== 0) return shardRanges(n, threads).map(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
+  const m = n / g;
+  return shardRanges(m, threads).map(([j0, j1]) => {
+    const rows: number[] = [];
+    for (let i = 0; i < g; i++) for (let j = j0; j < j1; j++) rows.push(j + m * i);
+    return rows;
+  });
+}
+
+/** The given rows of every input, as a new batch (copies). */
+export function gatherRows(batch: Batch, rows: number[]): Batch {
+  const out: Batch = {};
+  for (const [name, input] of Object.entries(batch)) {
+    const per = input.data.length / input.shape[0];
+    const data = new Float32Array(rows.length * per);
+    rows.forEach((r, k) => data.set(input.data.subarray(r * per, (r + 1) * per), k * per));
+    out[name] = { data, shape: [rows.length, ...input.shape.slice(1)] };
   }
   return out;
 }
@@ -95,7 +150,7 @@ export interface AdamState {
   secondMoment: Float32Array;
 }
 
-function sharedFloats(n: number): Float32Array {
+export function sharedFloats(n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(n * 4));
 }
 
@@ -126,8 +181,10 @@ export class DataParallel {
   /** Builds the replica on the main thread and `workers` more in worker threads (0 = single-threaded). */
   static async create(spec: ReplicaSpec, options: DataParallelOptions = {}): Promise<DataParallel> {
     const workers = options.workers ?? defaultWorkerCount();
-    const mod = (await import(spec.moduleUrl)) as { createReplica(config: unknown): Replica | Promise<Replica> };
-    const replica = await mod.createReplica(spec.config);
+    const mod = (await import(spec.moduleUrl)) as ReplicaModule;
+    const built = await mod.createReplica(spec.config);
+    if ('phases' in built) throw new Gan3dError('This replica module builds several phases: train it with PhasedDataParallel.', 'TRAIN_BAD_OPTION');
+    const replica = built;
     const total = replica.variables.reduce((a, v) => a + v.size, 0);
     const buffers: FlatAdamBuffers = {
       weights: sharedFloats(total),
@@ -146,7 +203,7 @@ export class DataParallel {
     for (let i = 0; i < workers; i++) {
       threads.push(
         startWorker({
-          workerData: { spec, backend, shared, index: i + 1 },
+          workerData: { spec, backend, shared: [shared], index: i + 1 },
           env: { ...process.env, GAN3D_BACKEND: backend },
         }),
       );
@@ -236,7 +293,7 @@ export class DataParallel {
       const shard = sliceBatch(batch, ranges[i]);
       const transfer = Object.values(shard).map((s) => s.data.buffer as ArrayBuffer);
       const reply = this.expect(w);
-      w.postMessage({ type: 'grads', batch: shard, weightsVersion: this.weightsVersion }, transfer);
+      w.postMessage({ type: 'grads', phase: 0, versions: [this.weightsVersion], batch: shard }, transfer);
       replies.push(reply);
     }
     // The main thread's own shard, computed while the workers compute theirs.
@@ -284,7 +341,7 @@ export class DataParallel {
     const slices = splitRange(this.buffers.weights.length, this.threads);
     const replies = this.workers.map((w, i) => {
       const reply = this.expect(w);
-      w.postMessage({ type: 'update', threads: active.map(([, t]) => t), sizes, step: this.adamStep, adam: this.adam, range: slices[i + 1] });
+      w.postMessage({ type: 'update', phase: 0, threads: active.map(([, t]) => t), sizes, step: this.adamStep, adam: this.adam, range: slices[i + 1] });
       return reply;
     });
     adamUpdateRange(buffers, sizes, this.adamStep, this.adam, slices[0][0], slices[0][1]);
@@ -305,7 +362,7 @@ export class DataParallel {
  * array per call, and freeing large arrays in one thread of a process stalls the other threads (measured: the
  * main shard ran 20% slower beside a worker with per-step copies).
  */
-function tensorValues(t: tf.Tensor): Float32Array {
+export function tensorValues(t: tf.Tensor): Float32Array {
   const backend = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.Tensor) => Float32Array };
   if (tf.getBackend() === 'wasm' && backend.typedArrayFromHeap) return backend.typedArrayFromHeap(t);
   return t.dataSync() as Float32Array;
