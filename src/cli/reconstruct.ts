@@ -1,4 +1,6 @@
 // `gan3d reconstruct`: image files or folders → one output folder per image (maps, depth, meshes, GIFs, meta.json).
+// With --refine, each image is first refined with GAN2Shape (the `gan3d refine` command, src/cli/refine.ts) and the
+// same exports are made with the refined per-image model, beside a <name>-refine/ folder.
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import path from 'node:path';
@@ -6,6 +8,7 @@ import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
 import { DEFAULT_MODEL_DIR } from '../pipelines/model-bundle.js';
 import { reconstructImages, type ReconstructResult } from '../pipelines/reconstruct.js';
+import { refineCommand, type RefineCommandResult } from './refine.js';
 
 export interface ReconstructCommandOptions {
   out: string;
@@ -20,6 +23,44 @@ export interface ReconstructCommandOptions {
   quiet?: boolean;
   /** Not on the command line: where the summary goes (default stdout). */
   write?: (text: string) => void;
+  /** --refine and its options: GAN2Shape refinement first (see `gan3d refine`). */
+  refine?: boolean;
+  gan?: string;
+  init?: string;
+  parser?: string;
+  stages?: string;
+  stage1?: string;
+  later?: string;
+  seed?: string;
+  invertSteps?: string;
+  resume?: boolean;
+}
+
+const REFINE_ONLY = ['gan', 'init', 'parser', 'stages', 'stage1', 'later', 'seed', 'invertSteps', 'resume'] as const;
+
+/** `reconstruct --refine`: the `refine` command with reconstruct's options (its --batch, images per forward pass,
+ *  does not apply: refinement takes one image at a time). */
+export async function reconstructRefineCommand(inputs: string[], opts: ReconstructCommandOptions): Promise<RefineCommandResult> {
+  return refineCommand(inputs, {
+    out: opts.out,
+    model: opts.model,
+    gan: opts.gan,
+    init: opts.init,
+    parser: opts.parser,
+    stages: opts.stages,
+    stage1: opts.stage1,
+    later: opts.later,
+    seed: opts.seed,
+    invertSteps: opts.invertSteps,
+    resume: opts.resume,
+    force: opts.force,
+    crop: opts.crop,
+    gifSize: opts.gifSize,
+    gif: opts.gif,
+    mesh: opts.mesh,
+    quiet: opts.quiet,
+    write: opts.write,
+  });
 }
 
 /** The `reconstruct` action, callable without commander (tests). */
@@ -95,7 +136,26 @@ export function registerReconstructCommand(program: Command): void {
     .option('--gif-size <px>', 'side of the GIF frames (the 64×64 depth and image are resized and rendered at it)', '128')
     .option('--no-mesh', 'skip mesh.glb and mesh.obj')
     .option('--quiet', 'no progress bar and no per-folder lines')
+    .option('--refine', 'refine each image with GAN2Shape first, one at a time (as `gan3d refine`; writes <name>-refine/ too; --batch does not apply)')
+    .option('--gan <dir>', 'with --refine: the 2D GAN prior (default models/gan)')
+    .option('--init <kind>', 'with --refine: photogeo (start from --model) or ellipsoid (default photogeo)')
+    .option('--parser <dir>', 'with --refine --init ellipsoid: the object-mask parser (default models/parser)')
+    .option('--stages <n>', 'with --refine: stages of Step 1 → 2 → 3')
+    .option('--stage1 <a,b,c>', 'with --refine: iterations of Steps 1, 2, 3 in the first stage')
+    .option('--later <a,b,c>', 'with --refine: iterations of Steps 1, 2, 3 in later stages')
+    .option('--seed <s>', 'with --refine: seed of the refinement')
+    .option('--invert-steps <n>', 'with --refine: Adam steps of the W-space inversion of the input')
+    .option('--resume', 'with --refine: continue the refinements in <out>/<name>-refine/')
     .action(async (inputs: string[], opts: ReconstructCommandOptions) => {
+      if (opts.refine) {
+        await reconstructRefineCommand(inputs, opts);
+        return;
+      }
+      const stray = REFINE_ONLY.filter((k) => opts[k] !== undefined);
+      if (stray.length > 0) {
+        const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+        throw new Gan3dError(`${stray.map(flag).join(', ')} only apply with --refine.`, 'BAD_ARGUMENT');
+      }
       await reconstructCommand(inputs, opts);
     });
 }

@@ -2,26 +2,26 @@
 // `gan3d reconstruct` made with the refined per-image model. Per image:
 //   <out>/<name>/            what `reconstruct` writes (depth, normals, albedo, shading, meshes, GIFs, meta.json)
 //   <out>/<name>-refine/     checkpoints/ (one per finished step: `--resume` continues from there), stages/ (the
-//                            snapshot PNGs after the init and each stage), refine.json (config, per-step losses and
-//                            times, the input's latent)
+//                            snapshot PNGs after the init and each stage), projected_rotate.gif/.png (the refined
+//                            shape at a yaw sweep projected onto the GAN, C.10), refine.json (config, per-step losses
+//                            and times, the input's latent)
+// `gan3d reconstruct --refine` runs this command (src/cli/reconstruct.ts).
 // The input's latent w comes from GAN inversion in W (src/pipelines/invert.ts, the W stage only: GAN2Shape's offset
 // is one w for every layer).
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { readImage } from '../io/image.js';
+import { readImage, type CropMode } from '../io/image.js';
 import { gan3dVersion } from '../io/version.js';
 import { DEFAULT_GAN_DIR, loadGanModel } from '../pipelines/gan-bundle.js';
-import { invertImages } from '../pipelines/invert.js';
 import { DEFAULT_MODEL_DIR, loadPhotoGeoModel, type LoadedPhotoGeoModel } from '../pipelines/model-bundle.js';
 import { DEFAULT_PARSER_DIR, loadParserModel, type LoadedParser } from '../pipelines/parser-bundle.js';
 import { listInputFiles, outputNames, reconstructImages } from '../pipelines/reconstruct.js';
-import { peekRefineState, refineConfig, refineImage, stageLengths, type RefineConfig, type RefineImageResult, type RefineOverrides } from '../pipelines/refine/index.js';
+import { DEFAULT_INVERT_STEPS, inversionProjector, peekRefineState, refineConfig, refineImage, stageLengths, type RefineConfig, type RefineImageResult, type RefineOverrides } from '../pipelines/refine/index.js';
 
 export interface RefineCommandOptions {
   out: string;
@@ -36,6 +36,12 @@ export interface RefineCommandOptions {
   collect?: string;
   seed?: string;
   invertSteps?: string;
+  /** Largest yaw of the GAN-projected rotation sweep, degrees (default 60); 0 skips the sweep. */
+  rotateYaw?: string;
+  /** How the input is cut to 64×64 (reconstruct's --crop; default center). */
+  crop?: string;
+  /** Side of the GIF frames of the reconstruct exports (reconstruct's --gif-size; default 128). */
+  gifSize?: string;
   resume?: boolean;
   force?: boolean;
   /** commander's --no-gif / --no-mesh set these to false. */
@@ -109,7 +115,15 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   set('collectIters', whole('collect', opts.collect, 1));
   set('seed', whole('seed', opts.seed, 0));
   const config = refineConfig({ ...flagged, ...opts.config });
-  const invertSteps = whole('invert-steps', opts.invertSteps, 1) ?? 100;
+  const invertSteps = whole('invert-steps', opts.invertSteps, 1) ?? DEFAULT_INVERT_STEPS;
+  const rotateYaw = Number(opts.rotateYaw ?? '60');
+  if (!(opts.rotateYaw === undefined || (opts.rotateYaw.trim() !== '' && rotateYaw >= 0 && rotateYaw <= 90))) {
+    throw new Gan3dError(`--rotate-yaw must be a number of degrees in 0..90, got "${opts.rotateYaw}".`, 'BAD_ARGUMENT');
+  }
+  const crop = opts.crop ?? 'center';
+  if (crop !== 'center' && crop !== 'none') throw new Gan3dError(`--crop must be center or none, got "${crop}".`, 'BAD_ARGUMENT');
+  const gifSize = whole('gif-size', opts.gifSize, 16) ?? 128;
+  if (gifSize > 1024) throw new Gan3dError(`--gif-size must be a whole number of pixels in 16..1024, got "${opts.gifSize}".`, 'BAD_ARGUMENT');
 
   const files = await listInputFiles(inputs);
   const names = outputNames(files);
@@ -136,13 +150,13 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   try {
     if (config.init === 'photogeo') photogeo = await loadPhotoGeoModel(opts.model ?? DEFAULT_MODEL_DIR);
     else parser = await loadParserModel(opts.parser ?? DEFAULT_PARSER_DIR);
-    const R = gan.config.resolution;
+    const invert = inversionProjector(gan, invertSteps);
     for (let i = 0; i < files.length; i++) {
       const name = names[i];
       const dir = path.join(opts.out, name);
       const refineDir = path.join(opts.out, `${name}-refine`);
       if (opts.force) await fs.rm(refineDir, { recursive: true, force: true });
-      const image = (await readImage(files[i], { size: 64, crop: 'center' })).data;
+      const image = (await readImage(files[i], { size: 64, crop: crop as CropMode })).data;
       const iters = phaseIterations(config);
       const total = iters.reduce((a, b) => a + b, 0);
       const peek = opts.resume ? await peekRefineState(refineDir) : null;
@@ -156,16 +170,16 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
         bar.start(total, done, { phase: peek ? 'resuming' : 'inverting', loss: '-' });
       }
       let result: RefineImageResult;
+      let invertSeconds = 0;
       try {
         result = await refineImage({
           image,
           gan: { generator: gan.generator, discriminator: gan.discriminator, id: gan.id },
           projectInput: async (x) => {
-            const atR = tf.tidy(() => (R === 64 ? tf.clone(x) : tf.image.resizeBilinear(x, [R, R])));
-            const data = atR.dataSync() as Float32Array;
-            atR.dispose();
-            const inv = await invertImages({ generator: gan.generator, discriminator: gan.discriminator }, data, 1, { config: { stepsW: invertSteps, stepsWPlus: 0 } });
-            return inv.w;
+            const t0 = performance.now();
+            const w = await invert(x);
+            invertSeconds = (performance.now() - t0) / 1000;
+            return w;
           },
           config,
           photogeo: photogeo ? { model: photogeo.model, id: photogeo.id } : undefined,
@@ -173,6 +187,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
           outDir: refineDir,
           resume: opts.resume,
           keepModel: true,
+          rotation: rotateYaw > 0 ? { maxYawDeg: rotateYaw } : false,
           onProgress: (p) => {
             done++;
             bar?.update(done, { phase: `stage ${p.stage + 1} ${p.phase} ${p.iter}/${p.iters}`, loss: Number.isFinite(p.loss) ? p.loss.toPrecision(4) : '-' });
@@ -194,9 +209,10 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
             meta: { source: 'checkpoint', path: path.resolve(refineDir), training: { refine: config, gan: gan.id, photogeo: photogeo?.id ?? null, parser: parser?.id ?? null }, createdAt: new Date().toISOString(), gan3dVersion: gan3dVersion() },
           },
           batch: 1,
-          crop: 'center',
+          crop: crop as CropMode,
           force: true,
           gif: opts.gif ?? true,
+          gifSize,
           mesh: opts.mesh ?? true,
         });
       } finally {
@@ -209,7 +225,11 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
         parser: parser?.id ?? null,
         config,
         seconds: Math.round(result.seconds * 1000) / 1000,
+        // The W-space inversion of the input before the schedule (0 on resume: w is in the checkpoint).
+        invertSeconds: Math.round(invertSeconds * 1000) / 1000,
+        invertSteps,
         history: result.history,
+        rotation: result.rotation ?? null,
         w: result.w,
         gan3d: gan3dVersion(),
       };
@@ -243,6 +263,7 @@ export function registerRefineCommand(program: Command): void {
     .option('--collect <n>', 'Step-2 batches projected into the bank after each Step 2 (default 8)')
     .option('--seed <s>', 'seed of the nets, encoder, pseudo-samples and bank order (default 0)')
     .option('--invert-steps <n>', 'Adam steps of the W-space inversion of the input (default 100)')
+    .option('--rotate-yaw <deg>', 'largest yaw of the GAN-projected rotation frames (projected_rotate.gif/.png; 0: none)', '60')
     .option('--resume', 'continue from the refinement checkpoints in <out>/<name>-refine/')
     .option('--force', 'replace existing outputs')
     .option('--no-gif', 'skip rotate.gif and relight.gif')

@@ -54,7 +54,9 @@ test('gan3d refine: the reconstruct exports of the refined model, snapshots, ref
   assert.equal(r.images.length, 1);
   assert.equal(r.images[0].result.status, 'completed');
   for (const f of ['depth.png', 'normal.png', 'albedo.png', 'reconstruction.png', 'mesh.glb', 'mesh.obj', 'meta.json']) await fs.access(path.join(out, 'face', f));
-  for (const f of ['refine.json', 'stages/0-init/depth.png', 'stages/1-stage1/projected.png']) await fs.access(path.join(out, 'face-refine', f));
+  for (const f of ['refine.json', 'stages/0-init/depth.png', 'stages/1-stage1/projected.png', 'projected_rotate.gif', 'projected_rotate.png']) {
+    await fs.access(path.join(out, 'face-refine', f));
+  }
   const meta = JSON.parse(await fs.readFile(path.join(out, 'face', 'meta.json'), 'utf8')) as Record<string, unknown>;
   assert.match(JSON.stringify(meta), /refined-face/);
   const report = JSON.parse(await fs.readFile(path.join(out, 'face-refine', 'refine.json'), 'utf8')) as { history: { name: string }[]; w: number[] };
@@ -67,6 +69,7 @@ test('gan3d refine: the reconstruct exports of the refined model, snapshots, ref
   await assert.rejects(refineCommand([png], options(path.join(root, 'none'), { resume: true })), /Nothing to resume/);
   await assert.rejects(refineCommand([png], options(out, { init: 'box' })), /--init must be photogeo or ellipsoid/);
   await assert.rejects(refineCommand([png], options(out, { stage1: '1,2' })), /--stage1 must be three whole numbers/);
+  await assert.rejects(refineCommand([png], options(out, { rotateYaw: '120' })), /--rotate-yaw must be a number of degrees in 0\.\.90/);
 });
 
 test('gan3d refine --init ellipsoid uses the parser mask', async () => {

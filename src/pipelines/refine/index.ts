@@ -9,6 +9,8 @@ export { runStep1 } from './step1.js';
 export { collectBank, pseudoSource, runStep2 } from './step2.js';
 export { runStep3 } from './step3.js';
 export { emptyBank, type Bank, type ProgressFn, type RefineSession, type StepProgress } from './session.js';
+export { ROTATION_DEFAULTS, projectedRotation, sweepYaws, writeProjectedRotation, type ProjectedRotation, type RotationOptions } from './rotation.js';
 export { currentEstimate, writeSnapshot, type RefineEstimate } from './snapshots.js';
 export { REFINE_KIND, loadRefineState, peekRefineState, saveRefineState, type PhaseRecord, type RefineProgressState } from './state.js';
+export { DEFAULT_INVERT_STEPS, inversionProjector } from './invert-input.js';
 export { refineImage, scheduleNames, type RefineImageOptions, type RefineImageResult } from './run.js';

@@ -2,7 +2,8 @@
 //   0. init: the depth net fitted to the ellipsoid prior of the object mask (C.8), or the amortized photogeo model's
 //      D, A, V, L copied in;
 //   then per stage k: Step 1 (albedo, C.7) → Step 2 (offset encoder on pseudo-samples, then the bank; C.4–C.6) →
-//   Step 3 (depth, albedo, view, light on the input plus projected samples, C.7).
+//   Step 3 (depth, albedo, view, light on the input plus projected samples, C.7);
+//   and once the schedule is done, the GAN-projected rotation frames (C.10, rotation.ts).
 // Each step starts a fresh Adam (C.2). After every step the session is checkpointed (state.ts), so `resume` continues
 // from the last finished step and computes what an uninterrupted run would; after the init and each stage the
 // current estimate is written as snapshot PNGs (snapshots.ts).
@@ -21,6 +22,7 @@ import { fitEllipsoid } from './ellipsoid-init.js';
 import { buildRefineNets, type RefineModel } from './nets.js';
 import { LatentProjector, OffsetEncoder } from './offset-encoder.js';
 import { emptyBank, type ProgressFn, type RefineSession } from './session.js';
+import { projectedRotation, writeProjectedRotation, type RotationOptions } from './rotation.js';
 import { currentEstimate, writeSnapshot, type RefineEstimate } from './snapshots.js';
 import { imageDigest, loadRefineState, peekRefineState, saveRefineState, type PhaseRecord, type RefineProgressState } from './state.js';
 import { collectBank, runStep2 } from './step2.js';
@@ -55,6 +57,9 @@ export interface RefineImageOptions {
   signal?: AbortSignal;
   /** Return the refined per-image model (the caller disposes it) instead of disposing it. */
   keepModel?: boolean;
+  /** After a completed schedule, write the GAN-projected rotation frames (C.10) into outDir: projected_rotate.gif and
+   *  projected_rotate.png (default on, 9 yaws over ±60°; false: skip). */
+  rotation?: RotationOptions | false;
 }
 
 export interface RefineImageResult {
@@ -69,6 +74,8 @@ export interface RefineImageResult {
   seconds: number;
   /** The refined per-image model, with `keepModel` (a PhotoGeoModel: `reconstruct` gives the estimate above). */
   model?: RefineModel;
+  /** The GAN-projected rotation frames written (completed refinements with an outDir; not counted in `seconds`). */
+  rotation?: { yawsDeg: number[]; files: string[]; seconds: number };
 }
 
 /** Names of the schedule's steps: "init", then "s<k>-step1|2|3" per stage. */
@@ -170,6 +177,14 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
       else if ((p - 1) % 3 === 2) await snapshot(`${stage + 1}-stage${stage + 1}`);
       options.onPhase?.(record, p + 1, totalPhases);
     }
+    const seconds = before + (performance.now() - sessionStart) / 1000;
+    let rotation: RefineImageResult['rotation'];
+    if (status === 'completed' && options.outDir && options.rotation !== false) {
+      const t0 = performance.now();
+      const frames = projectedRotation(session, options.rotation ?? {});
+      const files = await writeProjectedRotation(options.outDir, frames);
+      rotation = { yawsDeg: frames.yawsDeg, files, seconds: Math.round(performance.now() - t0) / 1000 };
+    }
     return {
       status,
       phasesDone: progress.phasesDone,
@@ -178,8 +193,9 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
       estimate: currentEstimate(session),
       history: progress.history,
       w: progress.w,
-      seconds: before + (performance.now() - sessionStart) / 1000,
+      seconds,
       ...(options.keepModel ? { model } : {}),
+      ...(rotation ? { rotation } : {}),
     };
   } catch (e) {
     if (options.keepModel) model.dispose(); // (otherwise `finally` does)
