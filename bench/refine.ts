@@ -20,8 +20,10 @@
 // Flags: --images N (default 30), --gan <dir> (default models/gan, else the newest checkpoint of runs/gan*),
 //        --only amortized|ellipsoid|photogeo (comma-separated; entries of the others come from the cache when complete),
 //        --quick (2 images and a tiny schedule: a smoke check of a few minutes; writes bench/results/refine-quick.json),
-//        --data <split> (default data/synface/test), --work <dir> (default runs/bench-refine).
-// Writes bench/results/refine.json (atomically) and prints a table.
+//        --data <split> (default data/synface/test), --work <dir> (default runs/bench-refine),
+//        --config '<json>' (refinement overrides for both refinements, e.g. '{"projection":"optimize","lambdaProj":0.3}':
+//        points of the quality-against-time curve), --out <file> (default bench/results/refine.json).
+// Writes the results file (atomically) and prints a table.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -234,6 +236,8 @@ function parseArgs(argv: string[]) {
     images,
     only: only as Method[],
     gan: option('--gan'),
+    overrides: JSON.parse(option('--config') ?? '{}') as RefineOverrides,
+    out: option('--out'),
     data: option('--data') ?? path.join(repo, 'data', 'synface', 'test'),
     work: option('--work') ?? path.join(repo, 'runs', 'bench-refine'),
   };
@@ -260,8 +264,8 @@ async function main(): Promise<void> {
   const parser = await loadParserModel(DEFAULT_PARSER_DIR);
   const invertSteps = args.quick ? QUICK_INVERT_STEPS : DEFAULT_INVERT_STEPS;
   const configs: Record<'ellipsoid' | 'photogeo', RefineConfig> = {
-    ellipsoid: refineConfig({ ...(args.quick ? QUICK_SCHEDULE : {}), init: 'ellipsoid' }),
-    photogeo: refineConfig({ ...(args.quick ? QUICK_SCHEDULE : {}), init: 'photogeo' }),
+    ellipsoid: refineConfig({ ...(args.quick ? QUICK_SCHEDULE : {}), ...args.overrides, init: 'ellipsoid' }),
+    photogeo: refineConfig({ ...(args.quick ? QUICK_SCHEDULE : {}), ...args.overrides, init: 'photogeo' }),
   };
   const key = digestOf({ split: path.resolve(args.data), configs, invertSteps, gan: gan.id, photogeo: photogeo.id, parser: parser.id, protocol: PROTOCOL });
   const work = path.join(args.work, `${args.quick ? 'quick-' : ''}${gan.id}-${key}`);
@@ -415,7 +419,7 @@ async function main(): Promise<void> {
     if (pending.length > 0) report.pending = { entries: pending, note: 'not (fully) run against this GAN and config: run the bench again (it continues from its cache)' };
     report.relative_improvement = { ...improvements, definition: '(amortized − refined) / amortized, on the images both have; positive = better' };
     report.targets = { mad_improvement: 0.1, side_improvement: 0.05, seconds_per_image: 180 };
-    const out = path.join(repo, 'bench', 'results', args.quick ? 'refine-quick.json' : 'refine.json');
+    const out = args.out ? path.resolve(args.out) : path.join(repo, 'bench', 'results', args.quick ? 'refine-quick.json' : 'refine.json');
     await writeFileAtomic(out, `${JSON.stringify(report, null, 2)}\n`, { force: true });
     log(rows.join('\n'));
     log(`relative improvement: ${JSON.stringify(improvements)}`);

@@ -258,7 +258,7 @@ async function writeImageFolder(c: WriteContext): Promise<InvertedImage> {
   const one = (name: string, data: Float32Array) => ({ name, images: { data: Float32Array.from(data), shape: [1, R, R, 3] } });
   const side = await tileGrid([
     one('input', c.input),
-    one(r.start === 'encoder' ? 'encoder' : 'mean w', img(r.images.start)),
+    one(r.start === 'encoder' ? 'encoder' : r.start === 'given' ? 'start' : 'mean w', img(r.images.start)),
     one('W', img(r.images.w)),
     one('W+', img(r.images.wPlus)),
   ]);

@@ -27,6 +27,8 @@ export interface ReconstructCommandOptions {
   refine?: boolean;
   gan?: string;
   init?: string;
+  projection?: string;
+  lambdaProj?: string;
   parser?: string;
   stages?: string;
   stage1?: string;
@@ -36,7 +38,7 @@ export interface ReconstructCommandOptions {
   resume?: boolean;
 }
 
-const REFINE_ONLY = ['gan', 'init', 'parser', 'stages', 'stage1', 'later', 'seed', 'invertSteps', 'resume'] as const;
+const REFINE_ONLY = ['gan', 'init', 'projection', 'lambdaProj', 'parser', 'stages', 'stage1', 'later', 'seed', 'invertSteps', 'resume'] as const;
 
 /** `reconstruct --refine`: the `refine` command with reconstruct's options (its --batch, images per forward pass,
  *  does not apply: refinement takes one image at a time). */
@@ -46,6 +48,8 @@ export async function reconstructRefineCommand(inputs: string[], opts: Reconstru
     model: opts.model,
     gan: opts.gan,
     init: opts.init,
+    projection: opts.projection,
+    lambdaProj: opts.lambdaProj,
     parser: opts.parser,
     stages: opts.stages,
     stage1: opts.stage1,
@@ -139,6 +143,8 @@ export function registerReconstructCommand(program: Command): void {
     .option('--refine', 'refine each image with GAN2Shape first, one at a time (as `gan3d refine`; writes <name>-refine/ too; --batch does not apply)')
     .option('--gan <dir>', 'with --refine: the 2D GAN prior (default models/gan)')
     .option('--init <kind>', 'with --refine: photogeo (start from --model) or ellipsoid (default photogeo)')
+    .option('--projection <how>', 'with --refine: Step 2 by the offset encoder (encoder, default) or per-sample W fits (optimize)')
+    .option('--lambda-proj <x>', 'with --refine: weight of the projected samples in Step 3 (default 1)')
     .option('--parser <dir>', 'with --refine --init ellipsoid: the object-mask parser (default models/parser)')
     .option('--stages <n>', 'with --refine: stages of Step 1 → 2 → 3')
     .option('--stage1 <a,b,c>', 'with --refine: iterations of Steps 1, 2, 3 in the first stage')

@@ -21,7 +21,7 @@ import { DEFAULT_GAN_DIR, loadGanModel } from '../pipelines/gan-bundle.js';
 import { DEFAULT_MODEL_DIR, loadPhotoGeoModel, type LoadedPhotoGeoModel } from '../pipelines/model-bundle.js';
 import { DEFAULT_PARSER_DIR, loadParserModel, type LoadedParser } from '../pipelines/parser-bundle.js';
 import { listInputFiles, outputNames, reconstructImages } from '../pipelines/reconstruct.js';
-import { DEFAULT_INVERT_STEPS, inversionProjector, peekRefineState, refineConfig, refineImage, stageLengths, type RefineConfig, type RefineImageResult, type RefineOverrides } from '../pipelines/refine/index.js';
+import { DEFAULT_INVERT_STEPS, OPTIMIZE_BATCH, inversionProjector, peekRefineState, refineConfig, refineImage, stageLengths, type RefineConfig, type RefineImageResult, type RefineOverrides } from '../pipelines/refine/index.js';
 
 export interface RefineCommandOptions {
   out: string;
@@ -29,6 +29,8 @@ export interface RefineCommandOptions {
   model?: string;
   parser?: string;
   init?: string;
+  projection?: string;
+  lambdaProj?: string;
   stages?: string;
   stage1?: string;
   later?: string;
@@ -88,7 +90,8 @@ function phaseIterations(c: RefineConfig): number[] {
   const out = [c.init === 'ellipsoid' ? c.ellipsoid.steps : 0];
   for (let k = 0; k < c.stages; k++) {
     const l = stageLengths(c, k);
-    out.push(l.step1, l.step2 + c.collectIters, l.step3);
+    const step2 = c.projection === 'optimize' ? l.step2 * Math.ceil((c.collectIters * c.batch) / OPTIMIZE_BATCH) : l.step2 + c.collectIters;
+    out.push(l.step1, step2, l.step3);
   }
   return out;
 }
@@ -104,7 +107,9 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   if (opts.resume && opts.force) throw new Gan3dError('--resume continues a refinement and --force deletes it: give one of them.', 'BAD_ARGUMENT');
   const init = opts.init ?? 'photogeo';
   if (init !== 'photogeo' && init !== 'ellipsoid') throw new Gan3dError(`--init must be photogeo or ellipsoid, got "${init}".`, 'BAD_ARGUMENT');
-  const flagged: RefineOverrides = { init };
+  const projection = opts.projection ?? 'encoder';
+  if (projection !== 'encoder' && projection !== 'optimize') throw new Gan3dError(`--projection must be encoder or optimize, got "${projection}".`, 'BAD_ARGUMENT');
+  const flagged: RefineOverrides = { init, projection };
   const set = <K extends keyof RefineOverrides>(k: K, v: RefineOverrides[K] | undefined) => {
     if (v !== undefined) flagged[k] = v;
   };
@@ -114,6 +119,11 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   set('batch', whole('batch', opts.batch, 1));
   set('collectIters', whole('collect', opts.collect, 1));
   set('seed', whole('seed', opts.seed, 0));
+  if (opts.lambdaProj !== undefined) {
+    const v = Number(opts.lambdaProj);
+    if (opts.lambdaProj.trim() === '' || !(v >= 0 && Number.isFinite(v))) throw new Gan3dError(`--lambda-proj must be a number ≥ 0, got "${opts.lambdaProj}".`, 'BAD_ARGUMENT');
+    flagged.lambdaProj = v;
+  }
   const config = refineConfig({ ...flagged, ...opts.config });
   const invertSteps = whole('invert-steps', opts.invertSteps, 1) ?? DEFAULT_INVERT_STEPS;
   const rotateYaw = Number(opts.rotateYaw ?? '60');
@@ -256,6 +266,8 @@ export function registerRefineCommand(program: Command): void {
     .option('--init <kind>', 'photogeo: start from the amortized model; ellipsoid: fresh nets, depth fitted to the parser mask\'s ellipsoid', 'photogeo')
     .option('--model <dir>', 'the photogeo model to start from (--init photogeo)', DEFAULT_MODEL_DIR)
     .option('--parser <dir>', 'the object-mask parser (--init ellipsoid)', DEFAULT_PARSER_DIR)
+    .option('--projection <how>', 'Step 2: encoder (train the latent-offset encoder, C.4) or optimize (fit each bank sample in W; step-2 length = Adam steps per sample)', 'encoder')
+    .option('--lambda-proj <x>', 'weight of the projected samples in Step 3 (default 1; 0: the input alone)')
     .option('--stages <n>', 'stages of Step 1 → 2 → 3 (default 2)')
     .option('--stage1 <a,b,c>', 'iterations of Steps 1, 2, 3 in the first stage (default 100,100,100)')
     .option('--later <a,b,c>', 'iterations of Steps 1, 2, 3 in later stages (default 50,60,80)')

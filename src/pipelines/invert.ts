@@ -103,6 +103,8 @@ export interface InversionProgress {
 export interface InvertOptions {
   /** Predicts the starting w; without it the generator's mean w is the start. */
   encoder?: Encoder | null;
+  /** The starting w of every image [n, wDim] (instead of the encoder or the mean w). */
+  start?: Float32Array;
   config?: Partial<InversionConfig>;
   /** Called after every optimisation step (and once per batch at the start). */
   onProgress?: (p: InversionProgress) => void;
@@ -125,7 +127,7 @@ export interface InversionResult {
   resolution: number;
   wDim: number;
   numWs: number;
-  start: 'encoder' | 'mean_w';
+  start: 'given' | 'encoder' | 'mean_w';
   /** [n, wDim]: the start (encoder prediction or mean w), the W result. */
   wStart: Float32Array;
   w: Float32Array;
@@ -342,6 +344,9 @@ export async function invertImages(gan: InversionNetworks, images: Float32Array,
       'MODEL_INCOMPATIBLE',
     );
   }
+  if (options.start && options.start.length !== n * wDim) {
+    throw new Gan3dError(`invertImages: the start latents hold ${options.start.length} values; ${n} images need ${n * wDim}.`, 'BAD_SHAPE');
+  }
   const t0 = performance.now();
   const wStart = new Float32Array(n * wDim);
   const wOut = new Float32Array(n * wDim);
@@ -356,10 +361,17 @@ export async function invertImages(gan: InversionNetworks, images: Float32Array,
     const b = Math.min(config.batch, n - done);
     const ctx = batchContext(gan, config, images.subarray(done * per, (done + b) * per), b, (options.indexOffset ?? 0) + done);
     try {
-      // Start: the encoder's w, or the mean w.
+      // Start: the given latents, the encoder's w, or the mean w.
       let tStage = performance.now();
       progress('start', 0, 0, done, b);
-      const w0t = tf.tidy(() => (encoder ? encoder.predictW(ctx.target, g.wAvg) : (tf.tile(tf.expandDims(g.wAvg, 0), [b, 1]) as tf.Tensor2D)));
+      const given = options.start;
+      const w0t = tf.tidy(() =>
+        given
+          ? tf.tensor2d(given.subarray(done * wDim, (done + b) * wDim), [b, wDim])
+          : encoder
+            ? encoder.predictW(ctx.target, g.wAvg)
+            : (tf.tile(tf.expandDims(g.wAvg, 0), [b, 1]) as tf.Tensor2D),
+      );
       const w0 = Float32Array.from(w0t.dataSync() as Float32Array);
       w0t.dispose();
       const r0 = render(ctx, w0, [b, wDim]);
@@ -400,7 +412,7 @@ export async function invertImages(gan: InversionNetworks, images: Float32Array,
     resolution: R,
     wDim,
     numWs,
-    start: encoder ? 'encoder' : 'mean_w',
+    start: options.start ? 'given' : encoder ? 'encoder' : 'mean_w',
     wStart,
     w: wOut,
     wPlus,

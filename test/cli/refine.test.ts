@@ -70,6 +70,8 @@ test('gan3d refine: the reconstruct exports of the refined model, snapshots, ref
   await assert.rejects(refineCommand([png], options(out, { init: 'box' })), /--init must be photogeo or ellipsoid/);
   await assert.rejects(refineCommand([png], options(out, { stage1: '1,2' })), /--stage1 must be three whole numbers/);
   await assert.rejects(refineCommand([png], options(out, { rotateYaw: '120' })), /--rotate-yaw must be a number of degrees in 0\.\.90/);
+  await assert.rejects(refineCommand([png], options(out, { projection: 'sgd' })), /--projection must be encoder or optimize/);
+  await assert.rejects(refineCommand([png], options(out, { lambdaProj: '-1' })), /--lambda-proj must be a number ≥ 0/);
 });
 
 test('gan3d refine --init ellipsoid uses the parser mask', async () => {

@@ -52,7 +52,7 @@ test('projectedRotation: rendered views turn with the yaw, projections are GAN i
   const s: RefineSession = { config, model, encoder, projector, image, rng: new Rng(1), bank: emptyBank() };
   try {
     const tensors = tf.memory().numTensors;
-    const r = projectedRotation(s, { yaws: 5, maxYawDeg: 40 });
+    const r = await projectedRotation(s, { yaws: 5, maxYawDeg: 40 });
     assert.equal(tf.memory().numTensors, tensors);
     const per = 64 * 64 * 3;
     assert.deepEqual(r.yawsDeg, [-40, -20, 0, 20, 40]);

@@ -8,6 +8,7 @@ import {
   OffsetEncoder,
   buildRefineNets,
   collectBank,
+  optimizeBank,
   depthBeforeBorder,
   ellipsoidForRange,
   emptyBank,
@@ -143,6 +144,28 @@ test('Step 2: relative encoding gives Δw = 0 for the unchanged input; the inver
   assert.equal(bank.images.length, bank.count * 64 * 64 * 3);
   assert.ok(bank.images.every((v) => v >= -1 && v <= 1));
   assert.equal(tf.memory().numTensors, before);
+  tf.dispose([pseudo.images, pseudo.masks]);
+  dispose(s);
+});
+
+test("Step 2, projection 'optimize': each bank sample is fitted in W, nearer its pseudo-sample than G(w) is", async () => {
+  const s = session({ projection: 'optimize', collectIters: 1, batch: 3 });
+  s.rng = new Rng(7);
+  // The same pseudo-samples optimizeBank draws: from a twin Rng.
+  const src = pseudoSource(s);
+  const pseudo = renderPseudo(s.model, src, samplePseudoParams(new Rng(7), 3, src, s.config));
+  tf.dispose([src.canonDepth, src.canonAlbedo, src.normals]);
+  const before = tf.memory().numTensors;
+  const { bank, losses } = await optimizeBank(s, 0, 12);
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(bank.count, 3);
+  assert.equal(losses.length, 3);
+  assert.ok(bank.images.every((v) => v >= -1 && v <= 1));
+  assert.deepEqual(bank.masks, pseudo.masks.dataSync(), 'the bank keeps the pseudo-samples\' masks');
+  const l1 = (a: tf.Tensor4D) => scalar(tf.tidy(() => tf.mean(tf.abs(tf.sub(a, pseudo.images))) as tf.Scalar));
+  const fitted = l1(tf.tensor4d(bank.images, [3, 64, 64, 3]));
+  const unmoved = l1(tf.tile(s.projector.inputRender, [3, 1, 1, 1]) as tf.Tensor4D);
+  assert.ok(fitted < unmoved, `L1 to the pseudo-samples: fitted ${fitted} vs G(w) ${unmoved}`);
   tf.dispose([pseudo.images, pseudo.masks]);
   dispose(s);
 });

@@ -15,6 +15,11 @@ export interface StageLengths {
 
 export type RefineInit = 'ellipsoid' | 'photogeo';
 
+/** How Step 2 projects pseudo-samples onto the GAN: 'encoder' trains C.4's latent-offset encoder for `step2`
+ *  iterations and maps the bank through it; 'optimize' inverts every bank sample on its own in W, `step2` Adam steps
+ *  from the input's w with C.5's loss (no encoder: slower per sample, but each projection is fitted). */
+export type RefineProjection = 'encoder' | 'optimize';
+
 export interface RefineConfig {
   /** Seed of the per-image nets (ellipsoid init), the encoder, pseudo-samples and bank order. */
   seed: number;
@@ -26,6 +31,7 @@ export interface RefineConfig {
   /** Lengths of the first stage and of every later one (C.9 stage_len_dict / stage_len_dict2). */
   firstStage: StageLengths;
   laterStages: StageLengths;
+  projection: RefineProjection;
   /** Pseudo-samples per Step-2 iteration and projected samples per Step-3 iteration (paper: 16). */
   batch: number;
   /** No-grad Step-2 passes that fill the bank after each Step 2: bank = collectIters × batch (paper: 100 × 16). */
@@ -74,6 +80,7 @@ export interface RefineConfig {
 export const REFINE_DEFAULTS: Readonly<RefineConfig> = Object.freeze({
   seed: 0,
   init: 'photogeo',
+  projection: 'encoder',
   stages: 2,
   firstStage: { step1: 100, step2: 100, step3: 100 },
   laterStages: { step1: 50, step2: 60, step3: 80 },
@@ -147,6 +154,7 @@ export function checkRefineConfig(c: RefineConfig): void {
     if (!(Number.isFinite(v) && v >= 0)) problems.push(`${name} must be a finite number ≥ 0, got ${v}`);
   };
   if (c.init !== 'ellipsoid' && c.init !== 'photogeo') problems.push(`init must be 'ellipsoid' or 'photogeo', got ${String(c.init)}`);
+  if (c.projection !== 'encoder' && c.projection !== 'optimize') problems.push(`projection must be 'encoder' or 'optimize', got ${String(c.projection)}`);
   whole('seed', c.seed, 0);
   whole('stages', c.stages, 1);
   for (const [name, s] of [['firstStage', c.firstStage], ['laterStages', c.laterStages]] as const) {

@@ -1,12 +1,12 @@
 // GAN2Shape refinement (paper notes part C): the public surface of src/pipelines/refine.
-export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineOverrides, type StageLengths } from './config.js';
+export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineOverrides, type RefineProjection, type StageLengths } from './config.js';
 export { PAPER_ELLIPSOID, ellipsoidForRange, ellipsoidTarget, fitEllipsoid, type EllipsoidFitResult } from './ellipsoid-init.js';
 export { RefineModel, borderDepthFor, buildRefineNets, copyNetWeights, depthBeforeBorder, netVariables, renderComposite, secondOrderSmoothness } from './nets.js';
 export { LatentProjector, OffsetEncoder, inversionLoss, resizeTo } from './offset-encoder.js';
 export { renderPseudo, samplePseudoParams, type PseudoParams, type PseudoSource } from './pseudo.js';
 export { inputLoss, projectedLoss, reconstructionL1 } from './losses.js';
 export { runStep1 } from './step1.js';
-export { collectBank, pseudoSource, runStep2 } from './step2.js';
+export { OPTIMIZE_BATCH, collectBank, optimizeBank, optimizeProjections, pseudoSource, runStep2 } from './step2.js';
 export { runStep3 } from './step3.js';
 export { emptyBank, type Bank, type ProgressFn, type RefineSession, type StepProgress } from './session.js';
 export { ROTATION_DEFAULTS, projectedRotation, sweepYaws, writeProjectedRotation, type ProjectedRotation, type RotationOptions } from './rotation.js';

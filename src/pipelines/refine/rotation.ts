@@ -24,6 +24,8 @@ import { encodeGif } from '../../io/gif.js';
 import { encodePng8, signedToUint8 } from '../../io/png.js';
 import { predictLight } from './nets.js';
 import type { RefineSession } from './session.js';
+import { stageLengths } from './config.js';
+import { optimizeProjections } from './step2.js';
 
 export interface RotationOptions {
   /** Yaws in the sweep, evenly spaced over [−maxYawDeg, +maxYawDeg] (default 9, as C.10). */
@@ -50,7 +52,7 @@ export function sweepYaws(count: number, maxYawDeg: number): number[] {
 }
 
 /** Renders the session's current shape at a yaw sweep and projects every view onto the GAN (no gradients). */
-export function projectedRotation(s: RefineSession, options: RotationOptions = {}): ProjectedRotation {
+export async function projectedRotation(s: RefineSession, options: RotationOptions = {}): Promise<ProjectedRotation> {
   const yawsDeg = sweepYaws(options.yaws ?? ROTATION_DEFAULTS.yaws, options.maxYawDeg ?? ROTATION_DEFAULTS.maxYawDeg);
   const { model, image, encoder, projector, config } = s;
   const f = yawsDeg.length;
@@ -64,10 +66,15 @@ export function projectedRotation(s: RefineSession, options: RotationOptions = {
     const view = tf.tensor2d(yawsDeg.map((d) => [0, (d * Math.PI) / 180, 0, 0, 0, 0]));
     const r = renderView({ canonDepth: tile(depth), canonImage: canon, view, camera: model.camera });
     const views = tf.clipByValue(r.image, -1, 1) as tf.Tensor4D;
-    // C.10's projection: the same map Step 2 trains and the bank uses, Ĩ = clamp(G(w + Δw(E(view)))).
-    return [views, projector.projectImages(encoder, views, config.relativeEncoding).projected];
+    // C.10's projection: the same map the bank uses, Ĩ = clamp(G(w + Δw(E(view)))) (or fitted per view, below).
+    return [views, config.projection === 'encoder' ? projector.projectImages(encoder, views, config.relativeEncoding).projected : tf.zeros([1])];
   });
-  const out = { size: model.config.imageSize, yawsDeg, rendered: rendered.dataSync() as Float32Array, projected: projected.dataSync() as Float32Array };
+  const renderedData = rendered.dataSync() as Float32Array;
+  const projectedData =
+    config.projection === 'encoder'
+      ? (projected.dataSync() as Float32Array)
+      : (await optimizeProjections(s, renderedData, f, stageLengths(config, config.stages - 1).step2)).projected;
+  const out = { size: model.config.imageSize, yawsDeg, rendered: renderedData, projected: projectedData };
   tf.dispose([rendered, projected]);
   return out;
 }

@@ -25,7 +25,7 @@ import { emptyBank, type ProgressFn, type RefineSession } from './session.js';
 import { projectedRotation, writeProjectedRotation, type RotationOptions } from './rotation.js';
 import { currentEstimate, writeSnapshot, type RefineEstimate } from './snapshots.js';
 import { imageDigest, loadRefineState, peekRefineState, saveRefineState, type PhaseRecord, type RefineProgressState } from './state.js';
-import { collectBank, runStep2 } from './step2.js';
+import { collectBank, optimizeBank, runStep2 } from './step2.js';
 import { runStep1 } from './step1.js';
 import { runStep3 } from './step3.js';
 
@@ -154,8 +154,14 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
         const step = (p - 1) % 3;
         if (step === 0) losses = await runStep1(session, stage, lengths.step1, onProgress);
         else if (step === 1) {
-          losses = await runStep2(session, stage, lengths.step2, onProgress);
-          session.bank = collectBank(session, stage, onProgress);
+          if (config.projection === 'optimize') {
+            const r = await optimizeBank(session, stage, lengths.step2, onProgress);
+            losses = r.losses;
+            session.bank = r.bank;
+          } else {
+            losses = await runStep2(session, stage, lengths.step2, onProgress);
+            session.bank = collectBank(session, stage, onProgress);
+          }
         } else losses = await runStep3(session, stage, lengths.step3, onProgress);
       }
       const record: PhaseRecord = {
@@ -181,7 +187,7 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
     let rotation: RefineImageResult['rotation'];
     if (status === 'completed' && options.outDir && options.rotation !== false) {
       const t0 = performance.now();
-      const frames = projectedRotation(session, options.rotation ?? {});
+      const frames = await projectedRotation(session, options.rotation ?? {});
       const files = await writeProjectedRotation(options.outDir, frames);
       rotation = { yawsDeg: frames.yawsDeg, files, seconds: Math.round(performance.now() - t0) / 1000 };
     }

@@ -2,12 +2,13 @@
 // encoder E (alone: the GAN and the per-image nets are frozen) so the GAN reproduces them from w + Δw, then fill the
 // bank with `collectIters × batch` projected samples Ĩ = clamp(G(w + Δw(E(I′)))) and their pseudo-sample masks.
 import * as tf from '@tensorflow/tfjs';
-import { inversionLoss } from './offset-encoder.js';
+import { inversionLoss, resizeTo } from './offset-encoder.js';
 import { predictLight, predictViewRaw } from './nets.js';
 import { AdamPhase } from './optim.js';
 import { renderPseudo, samplePseudoParams, type PseudoSource } from './pseudo.js';
 import { imageSize, type Bank, type ProgressFn, type RefineSession } from './session.js';
 import { depthToNormals } from '../../geometry/normals.js';
+import { invertImages } from '../invert.js';
 
 /** The input's current canonical maps, light and view: what pseudo-samples are rendered from (caller disposes). */
 export function pseudoSource(s: RefineSession): PseudoSource {
@@ -87,4 +88,64 @@ export function collectBank(s: RefineSession, stage: number, onProgress?: Progre
     disposeSource(src);
   }
   return bank;
+}
+
+/** Largest number of bank samples inverted together by 'optimize' projection. */
+export const OPTIMIZE_BATCH = 16;
+
+/** Latents [n, wDim] of G(w) projections of `images` [n·S·S·3], each fitted in W by `steps` Adam steps from the input's
+ *  w with C.5's loss (L1 + D features + λ_reg·mean(Δw²)); returns the projections clamped to [-1, 1] and the final
+ *  loss of each. The same map serves the bank and the rotation frames. */
+export async function optimizeProjections(
+  s: RefineSession,
+  images: Float32Array,
+  n: number,
+  steps: number,
+  onStep?: (done: number, total: number) => void,
+): Promise<{ projected: Float32Array; losses: number[] }> {
+  const { config, projector } = s;
+  const size = imageSize(s);
+  const R = projector.generator.config.resolution;
+  const wDim = projector.generator.config.wDim;
+  const w = projector.w.dataSync() as Float32Array;
+  const start = new Float32Array(n * wDim);
+  for (let i = 0; i < n; i++) start.set(w, i * wDim);
+  const atR = tf.tidy(() => resizeTo(tf.tensor4d(images, [n, size, size, 3]), R));
+  const data = atR.dataSync() as Float32Array;
+  atR.dispose();
+  const batch = Math.min(OPTIMIZE_BATCH, n);
+  const perBatch = Math.max(steps, 1);
+  const inv = await invertImages({ generator: projector.generator, discriminator: projector.discriminator }, data, n, {
+    start,
+    config: { stepsW: steps, stepsWPlus: 0, lambdaFeat: config.lambdaFeat, featureBlocks: config.featureBlocks, lambdaReg: config.lambdaReg, batch },
+    onProgress: (p) => {
+      if (p.stage === 'W') onStep?.((p.done / batch) * perBatch + p.step, Math.ceil(n / batch) * perBatch);
+    },
+  });
+  const back = tf.tidy(() => resizeTo(tf.tensor4d(inv.images.w, [n, R, R, 3]), size));
+  const projected = Float32Array.from(back.dataSync() as Float32Array);
+  back.dispose();
+  return { projected, losses: steps > 0 ? inv.stages.w.lossEnd : [] };
+}
+
+/** Step 2 with projection 'optimize': the bank's `collectIters × batch` fresh pseudo-samples, each inverted on its own
+ *  (`steps` W steps, optimizeProjections); returns the bank and each sample's final loss. */
+export async function optimizeBank(s: RefineSession, stage: number, steps: number, onProgress?: ProgressFn): Promise<{ bank: Bank; losses: number[] }> {
+  const { config } = s;
+  const n = imageSize(s);
+  const count = config.collectIters * config.batch;
+  const pseudo = new Float32Array(count * n * n * 3);
+  const masks = new Float32Array(count * n * n);
+  const src = pseudoSource(s);
+  try {
+    for (let i = 0; i < config.collectIters; i++) {
+      const p = pseudoBatch(s, src);
+      pseudo.set(p.images, i * config.batch * n * n * 3);
+      masks.set(p.masks, i * config.batch * n * n);
+    }
+  } finally {
+    disposeSource(src);
+  }
+  const r = await optimizeProjections(s, pseudo, count, steps, (iter, iters) => onProgress?.({ phase: 'step2', stage, iter, iters, loss: Number.NaN }));
+  return { bank: { images: r.projected, masks, count }, losses: r.losses };
 }
