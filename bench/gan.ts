@@ -18,7 +18,9 @@
 // when there (--encoder or models/gan-encoder), its encoder.
 // Flags: --quick (few steps: a smoke check), --gan <bundle|checkpoint|run>, --encoder <dir>, --n <samples> (default
 //        1000), --widths,
-//        --data <image folder for the trainer> (default data/synface/test, else a small generated SynFace set).
+//        --data <image folder for the trainer> (default data/synface/test, else a small generated SynFace set),
+//        --quality-only (realism and inversion only: the speed fields are kept from the existing gan.json, whose date
+//        becomes speed_date; for re-scoring a newly bundled GAN while the machine is busy, since only speed needs it idle).
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import fsSync from 'node:fs';
@@ -322,6 +324,32 @@ async function inversion(gan: LoadedGan | null) {
 
 const backend = await initBackend('wasm');
 const started = Date.now();
+const resultsFile = path.join(repo, 'bench/results/gan.json');
+if (flag('--quality-only')) {
+  if (!fsSync.existsSync(resultsFile)) {
+    process.stderr.write(`--quality-only keeps the speed fields of ${path.relative(repo, resultsFile)}, which does not exist: run the whole benchmark first.\n`);
+    process.exit(2);
+  }
+  const previous = JSON.parse(await fs.readFile(resultsFile, 'utf8')) as Record<string, unknown>;
+  const realismOnly = await realism();
+  const gan = 'skipped' in realismOnly ? null : realismOnly.gan_loaded;
+  const invOnly = await inversion(gan);
+  gan?.dispose();
+  const rest = 'skipped' in realismOnly ? { realism_note: realismOnly.skipped } : (({ gan_loaded: _g, ...x }) => x)(realismOnly);
+  const merged = {
+    ...previous,
+    speed_date: previous.speed_date ?? previous.date,
+    date: new Date().toISOString(),
+    quality_loadavg_1m_at_end: round(os.loadavg()[0], 2),
+    ...rest,
+    ...invOnly,
+    quality_wall_s: round((Date.now() - started) / 1000),
+  };
+  const text = JSON.stringify(merged, null, 2);
+  await writeFileAtomic(resultsFile, `${text}\n`, { force: true });
+  process.stdout.write(`${text}\n`);
+  process.exit(0);
+}
 const s = await speed();
 const realismResult = await realism();
 const ganForInversion = 'skipped' in realismResult ? null : realismResult.gan_loaded;
@@ -406,5 +434,5 @@ const result = {
   wall_s: round((Date.now() - started) / 1000),
 };
 const json = JSON.stringify(result, null, 2);
-await writeFileAtomic(path.join(repo, 'bench/results/gan.json'), `${json}\n`, { force: true });
+await writeFileAtomic(resultsFile, `${json}\n`, { force: true });
 process.stdout.write(`${json}\n`);

@@ -18,7 +18,10 @@
 // --gan to resume against the same GAN (the bench prints the command).
 //
 // Flags: --images N (default 30), --gan <dir> (default models/gan, else the newest checkpoint of runs/gan*),
-//        --only amortized|ellipsoid|photogeo (comma-separated; entries of the others come from the cache when complete),
+//        --only amortized|ellipsoid|photogeo|oracle (comma-separated; entries of the others come from the cache when
+//        complete). oracle (refine_oracle_bank, not run by default): refinement from photogeo whose bank is not GAN
+//        projections but true SynFace renders of the same face (params.jsonl) under fresh lights and views, masks all
+//        ones as for pseudo-samples: what a perfect GAN prior would give, the bound of this refinement,
 //        --quick (2 images and a tiny schedule: a smoke check of a few minutes; writes bench/results/refine-quick.json),
 //        --data <split> (default data/synface/test), --work <dir> (default runs/bench-refine),
 //        --config '<json>' (refinement overrides for both refinements, e.g. '{"projection":"optimize","lambdaProj":0.3}':
@@ -32,6 +35,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listDepthIds, readGroundTruth } from '../src/data/depth-folder.js';
+import { parseSynfaceRecord, recordParams } from '../src/data/synface/dataset.js';
+import type { SynfaceParams } from '../src/data/synface/params.js';
+import { relitViews } from '../src/data/synface/relit-views.js';
 import { initBackend } from '../src/engine/backend.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { readImage } from '../src/io/image.js';
@@ -45,9 +51,18 @@ import { DEFAULT_INVERT_STEPS, inversionProjector, refineConfig, refineImage, ty
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export const METHODS = ['amortized', 'ellipsoid', 'photogeo'] as const;
+export const METHODS = ['amortized', 'ellipsoid', 'photogeo', 'oracle'] as const;
 export type Method = (typeof METHODS)[number];
-export const ENTRY: Record<Method, string> = { amortized: 'amortized', ellipsoid: 'refine_from_ellipsoid', photogeo: 'refine_from_photogeo' };
+/** What runs without --only: the issue's three entries (the oracle is an experiment, asked for by name). */
+export const DEFAULT_METHODS: readonly Method[] = ['amortized', 'ellipsoid', 'photogeo'];
+export const ENTRY: Record<Method, string> = {
+  amortized: 'amortized',
+  ellipsoid: 'refine_from_ellipsoid',
+  photogeo: 'refine_from_photogeo',
+  oracle: 'refine_oracle_bank',
+};
+/** Seed of the oracle bank's lights and views (per image and stage: + 1000·stage + position in the subset). */
+const ORACLE_SEED = 4242;
 
 /** The smoke schedule of --quick: every step runs, a few iterations each. */
 export const QUICK_SCHEDULE: RefineOverrides = {
@@ -226,11 +241,11 @@ function parseArgs(argv: string[]) {
   };
   const quick = flag('--quick');
   const images = Number(option('--images') ?? (quick ? 2 : 30));
-  const only = (option('--only') ?? METHODS.join(','))
+  const only = (option('--only') ?? DEFAULT_METHODS.join(','))
     .split(',')
     .map((m) => m.trim())
     .filter((m) => m !== '');
-  for (const m of only) if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--only takes amortized, ellipsoid or photogeo (comma-separated), got "${m}"`);
+  for (const m of only) if (!(METHODS as readonly string[]).includes(m)) throw new Error(`--only takes amortized, ellipsoid, photogeo or oracle (comma-separated), got "${m}"`);
   return {
     quick,
     images,
@@ -292,6 +307,16 @@ async function main(): Promise<void> {
     return evaluateSideMad(depth, gt.depth);
   };
   const wFile = (id: string) => path.join(work, 'w', `${id}.json`);
+  let records: Map<string, SynfaceParams> | null = null;
+  const faceParams = async (id: string): Promise<SynfaceParams> => {
+    if (!records) {
+      const lines = (await fs.readFile(path.join(args.data, 'params.jsonl'), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+      records = new Map(lines.map((l) => parseSynfaceRecord(l)).map((r) => [r.id, recordParams(r)]));
+    }
+    const face = records.get(id);
+    if (!face) throw new Error(`${id} is not in ${path.join(args.data, 'params.jsonl')}: the oracle needs the SynFace parameters of every image.`);
+    return face;
+  };
   const invert = inversionProjector(gan, invertSteps);
 
   try {
@@ -321,6 +346,14 @@ async function main(): Promise<void> {
           invertSeconds = (performance.now() - ti) / 1000;
           await writeFileAtomic(wFile(id), JSON.stringify({ w: Array.from(w), seconds: invertSeconds }), { force: true });
         }
+        const oracleFace = method === 'oracle' ? await faceParams(id) : null;
+        const bankSource = oracleFace
+          ? (stage: number) => {
+              const c = configs.photogeo;
+              const v = relitViews(oracleFace, c.collectIters * c.batch, 64, ORACLE_SEED + 1000 * stage + k);
+              return { images: v.images, masks: new Float32Array(v.count * 64 * 64).fill(1), count: v.count };
+            }
+          : undefined;
         const outDir = path.join(work, method, `${id}.run`);
         const resume = fsSync.existsSync(path.join(outDir, 'checkpoints', 'latest'));
         const load = os.loadavg()[0];
@@ -328,7 +361,8 @@ async function main(): Promise<void> {
           image,
           gan: { generator: gan.generator, discriminator: gan.discriminator, id: gan.id },
           projectInput: () => w,
-          config: configs[method],
+          config: configs[method === 'oracle' ? 'photogeo' : method],
+          bankSource,
           photogeo: { model: photogeo.model, id: photogeo.id },
           parser: parser.model,
           outDir,
@@ -407,7 +441,7 @@ async function main(): Promise<void> {
       show('amortized', report.amortized as Record<string, unknown>);
     }
     const improvements: Record<string, unknown> = {};
-    for (const method of ['ellipsoid', 'photogeo'] as const) {
+    for (const method of ['ellipsoid', 'photogeo', 'oracle'] as const) {
       const done = await cache.all(method, ids);
       if (done.length === 0) continue;
       const e = entryOf(done, ids.length, true);
@@ -415,7 +449,7 @@ async function main(): Promise<void> {
       show(ENTRY[method], e);
       if (amortized.length > 0) improvements[ENTRY[method]] = relativeImprovement(amortized, done);
     }
-    const pending = METHODS.filter((m) => !(report[ENTRY[m]] as { complete?: boolean } | undefined)?.complete).map((m) => ENTRY[m]);
+    const pending = METHODS.filter((m) => DEFAULT_METHODS.includes(m) || args.only.includes(m)).filter((m) => !(report[ENTRY[m]] as { complete?: boolean } | undefined)?.complete).map((m) => ENTRY[m]);
     if (pending.length > 0) report.pending = { entries: pending, note: 'not (fully) run against this GAN and config: run the bench again (it continues from its cache)' };
     report.relative_improvement = { ...improvements, definition: '(amortized − refined) / amortized, on the images both have; positive = better' };
     report.targets = { mad_improvement: 0.1, side_improvement: 0.05, seconds_per_image: 180 };

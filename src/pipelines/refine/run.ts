@@ -21,7 +21,7 @@ import { refineConfig, stageLengths, type RefineConfig, type RefineOverrides } f
 import { fitEllipsoid } from './ellipsoid-init.js';
 import { buildRefineNets, type RefineModel } from './nets.js';
 import { LatentProjector, OffsetEncoder } from './offset-encoder.js';
-import { emptyBank, type ProgressFn, type RefineSession } from './session.js';
+import { emptyBank, type Bank, type ProgressFn, type RefineSession } from './session.js';
 import { projectedRotation, writeProjectedRotation, type RotationOptions } from './rotation.js';
 import { currentEstimate, writeSnapshot, type RefineEstimate } from './snapshots.js';
 import { imageDigest, loadRefineState, peekRefineState, saveRefineState, type PhaseRecord, type RefineProgressState } from './state.js';
@@ -55,6 +55,9 @@ export interface RefineImageOptions {
   stopAfterPhases?: number;
   /** Aborting stops the refinement at the next step switch. */
   signal?: AbortSignal;
+  /** Replaces Step 2: the bank of stage `stage` comes from here instead of GAN projections (oracle experiments, e.g.
+   *  true renders of a SynFace face under other views and lights: the bound a perfect GAN prior would give). */
+  bankSource?: (stage: number) => Bank | Promise<Bank>;
   /** Return the refined per-image model (the caller disposes it) instead of disposing it. */
   keepModel?: boolean;
   /** After a completed schedule, write the GAN-projected rotation frames (C.10) into outDir: projected_rotate.gif and
@@ -91,6 +94,7 @@ function checkpointConfig(config: RefineConfig, model: PhotoGeoModel, options: R
     refine: config,
     nets: model.config,
     gan: { id: options.gan.id ?? null, config: options.gan.generator.config },
+    ...(options.bankSource ? { bank: 'bankSource' } : {}),
     photogeo: config.init === 'photogeo' ? (options.photogeo?.id ?? null) : null,
   };
 }
@@ -154,7 +158,10 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
         const step = (p - 1) % 3;
         if (step === 0) losses = await runStep1(session, stage, lengths.step1, onProgress);
         else if (step === 1) {
-          if (config.projection === 'optimize') {
+          if (options.bankSource) {
+            session.bank = await options.bankSource(stage);
+            if (session.bank.count < 1) throw new Gan3dError('bankSource gave an empty bank.', 'BAD_ARGUMENT');
+          } else if (config.projection === 'optimize') {
             const r = await optimizeBank(session, stage, lengths.step2, onProgress);
             losses = r.losses;
             session.bank = r.bank;
