@@ -25,7 +25,8 @@
 //        --quick (2 images and a tiny schedule: a smoke check of a few minutes; writes bench/results/refine-quick.json),
 //        --data <split> (default data/synface/test), --work <dir> (default runs/bench-refine),
 //        --config '<json>' (refinement overrides for both refinements, e.g. '{"projection":"optimize","lambdaProj":0.3}':
-//        points of the quality-against-time curve), --out <file> (default bench/results/refine.json).
+//        points of the quality-against-time curve), --out <file> (default bench/results/refine.json),
+//        --encoder <dir> (the GAN's inversion encoder for projection 'pretrained'; default models/gan-encoder).
 // Writes the results file (atomically) and prints a table.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -44,6 +45,7 @@ import { readImage } from '../src/io/image.js';
 import { evaluateSideMad } from '../src/metrics/side-mad.js';
 import { summarize } from '../src/metrics/summary.js';
 import type { PhotoGeoModel } from '../src/models/photogeo/model.js';
+import { DEFAULT_ENCODER_DIR, encoderGanWarning, loadEncoderModel } from '../src/pipelines/encoder-bundle.js';
 import { loadGanModel, saveGanBundle, type LoadedGan } from '../src/pipelines/gan-bundle.js';
 import { DEFAULT_MODEL_DIR, loadPhotoGeoModel } from '../src/pipelines/model-bundle.js';
 import { DEFAULT_PARSER_DIR, loadParserModel } from '../src/pipelines/parser-bundle.js';
@@ -253,6 +255,7 @@ function parseArgs(argv: string[]) {
     gan: option('--gan'),
     overrides: JSON.parse(option('--config') ?? '{}') as RefineOverrides,
     out: option('--out'),
+    encoder: option('--encoder'),
     data: option('--data') ?? path.join(repo, 'data', 'synface', 'test'),
     work: option('--work') ?? path.join(repo, 'runs', 'bench-refine'),
   };
@@ -275,6 +278,7 @@ async function main(): Promise<void> {
   const ganDir = args.gan ?? defaultGanDir(repo);
   if (!ganDir) throw new Error('No GAN: pass --gan, or train one (`gan3d train gan --out runs/gan`) or bundle one in models/gan.');
   const gan = await loadGanModel(ganDir);
+  const log = (t: string) => process.stdout.write(`${t}\n`);
   const photogeo = await loadPhotoGeoModel(DEFAULT_MODEL_DIR);
   const parser = await loadParserModel(DEFAULT_PARSER_DIR);
   const invertSteps = args.quick ? QUICK_INVERT_STEPS : DEFAULT_INVERT_STEPS;
@@ -282,14 +286,28 @@ async function main(): Promise<void> {
     ellipsoid: refineConfig({ ...(args.quick ? QUICK_SCHEDULE : {}), ...args.overrides, init: 'ellipsoid' }),
     photogeo: refineConfig({ ...(args.quick ? QUICK_SCHEDULE : {}), ...args.overrides, init: 'photogeo' }),
   };
-  const key = digestOf({ split: path.resolve(args.data), configs, invertSteps, gan: gan.id, photogeo: photogeo.id, parser: parser.id, protocol: PROTOCOL });
+  const usesEncoder = Object.values(configs).some((c) => c.projection === 'pretrained');
+  const inversionEncoder = usesEncoder ? await loadEncoderModel(args.encoder ?? DEFAULT_ENCODER_DIR) : null;
+  if (inversionEncoder) {
+    const warning = encoderGanWarning(inversionEncoder, gan.id);
+    if (warning) log(warning);
+  }
+  const key = digestOf({
+    split: path.resolve(args.data),
+    configs,
+    invertSteps,
+    gan: gan.id,
+    photogeo: photogeo.id,
+    parser: parser.id,
+    protocol: PROTOCOL,
+    ...(inversionEncoder ? { encoder: inversionEncoder.id } : {}),
+  });
   const work = path.join(args.work, `${args.quick ? 'quick-' : ''}${gan.id}-${key}`);
   const cache = new ResultCache(work);
   await fs.mkdir(work, { recursive: true });
   const fromRun = gan.meta.source === 'checkpoint';
   const ganCopy = path.join(work, 'gan');
   if (fromRun && !fsSync.existsSync(path.join(ganCopy, 'model.json'))) await saveGanBundle(ganCopy, gan, { id: gan.id, training: gan.meta.training });
-  const log = (t: string) => process.stdout.write(`${t}\n`);
   log(`refine benchmark: ${ids.length} images of ${path.relative(repo, args.data) || args.data}, GAN ${gan.id}, photogeo ${photogeo.id}, parser ${parser.id}, backend ${backend.name} (${backend.threads} threads)`);
   log(`work folder ${path.relative(repo, work)}${fromRun ? `; resume against this GAN with: npm run bench:refine -- --gan ${path.relative(repo, ganCopy)}${args.quick ? ' --quick' : ''}` : ''}`);
 
@@ -363,6 +381,7 @@ async function main(): Promise<void> {
           projectInput: () => w,
           config: configs[method === 'oracle' ? 'photogeo' : method],
           bankSource,
+          ...(inversionEncoder ? { inversionEncoder: { encoder: inversionEncoder.encoder, id: inversionEncoder.id } } : {}),
           photogeo: { model: photogeo.model, id: photogeo.id },
           parser: parser.model,
           outDir,
@@ -411,6 +430,7 @@ async function main(): Promise<void> {
       gan: { id: gan.id, step: ganStep(gan), source: gan.meta.source, path: path.relative(repo, gan.meta.path) || gan.meta.path, copy: fromRun ? path.relative(repo, ganCopy) : null },
       photogeo: { id: photogeo.id },
       parser: { id: parser.id },
+      ...(inversionEncoder ? { encoder: { id: inversionEncoder.id } } : {}),
       config: { invertSteps, refine: configs },
       machine: {
         cores: os.cpus().length,

@@ -28,6 +28,7 @@ export interface ReconstructCommandOptions {
   gan?: string;
   init?: string;
   projection?: string;
+  encoder?: string;
   lambdaProj?: string;
   parser?: string;
   stages?: string;
@@ -38,7 +39,7 @@ export interface ReconstructCommandOptions {
   resume?: boolean;
 }
 
-const REFINE_ONLY = ['gan', 'init', 'projection', 'lambdaProj', 'parser', 'stages', 'stage1', 'later', 'seed', 'invertSteps', 'resume'] as const;
+const REFINE_ONLY = ['gan', 'init', 'projection', 'encoder', 'lambdaProj', 'parser', 'stages', 'stage1', 'later', 'seed', 'invertSteps', 'resume'] as const;
 
 /** `reconstruct --refine`: the `refine` command with reconstruct's options (its --batch, images per forward pass,
  *  does not apply: refinement takes one image at a time). */
@@ -49,6 +50,7 @@ export async function reconstructRefineCommand(inputs: string[], opts: Reconstru
     gan: opts.gan,
     init: opts.init,
     projection: opts.projection,
+    encoder: opts.encoder,
     lambdaProj: opts.lambdaProj,
     parser: opts.parser,
     stages: opts.stages,
@@ -143,7 +145,8 @@ export function registerReconstructCommand(program: Command): void {
     .option('--refine', 'refine each image with GAN2Shape first, one at a time (as `gan3d refine`; writes <name>-refine/ too; --batch does not apply)')
     .option('--gan <dir>', 'with --refine: the 2D GAN prior (default models/gan)')
     .option('--init <kind>', 'with --refine: photogeo (start from --model) or ellipsoid (default photogeo)')
-    .option('--projection <how>', 'with --refine: Step 2 by the offset encoder (encoder, default) or per-sample W fits (optimize)')
+    .option('--projection <how>', 'with --refine: Step 2 by a fresh offset encoder (encoder, default), the GAN\'s inversion encoder fine-tuned (pretrained) or per-sample W fits (optimize)')
+    .option('--encoder <dir>', 'with --refine --projection pretrained: the GAN\'s inversion encoder (default models/gan-encoder)')
     .option('--lambda-proj <x>', 'with --refine: weight of the projected samples in Step 3 (default 1)')
     .option('--parser <dir>', 'with --refine --init ellipsoid: the object-mask parser (default models/parser)')
     .option('--stages <n>', 'with --refine: stages of Step 1 → 2 → 3')

@@ -21,7 +21,21 @@ import { DEFAULT_GAN_DIR, loadGanModel } from '../pipelines/gan-bundle.js';
 import { DEFAULT_MODEL_DIR, loadPhotoGeoModel, type LoadedPhotoGeoModel } from '../pipelines/model-bundle.js';
 import { DEFAULT_PARSER_DIR, loadParserModel, type LoadedParser } from '../pipelines/parser-bundle.js';
 import { listInputFiles, outputNames, reconstructImages } from '../pipelines/reconstruct.js';
-import { DEFAULT_INVERT_STEPS, OPTIMIZE_BATCH, inversionProjector, peekRefineState, refineConfig, refineImage, stageLengths, type RefineConfig, type RefineImageResult, type RefineOverrides } from '../pipelines/refine/index.js';
+import { DEFAULT_ENCODER_DIR, encoderGanWarning, loadEncoderModel, type LoadedEncoder } from '../pipelines/encoder-bundle.js';
+import {
+  DEFAULT_INVERT_STEPS,
+  OPTIMIZE_BATCH,
+  REFINE_PROJECTIONS,
+  inversionProjector,
+  peekRefineState,
+  refineConfig,
+  refineImage,
+  stageLengths,
+  type RefineConfig,
+  type RefineImageResult,
+  type RefineOverrides,
+  type RefineProjection,
+} from '../pipelines/refine/index.js';
 
 export interface RefineCommandOptions {
   out: string;
@@ -30,6 +44,8 @@ export interface RefineCommandOptions {
   parser?: string;
   init?: string;
   projection?: string;
+  /** The GAN's inversion encoder for --projection pretrained (default models/gan-encoder). */
+  encoder?: string;
   lambdaProj?: string;
   stages?: string;
   stage1?: string;
@@ -108,8 +124,10 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   const init = opts.init ?? 'photogeo';
   if (init !== 'photogeo' && init !== 'ellipsoid') throw new Gan3dError(`--init must be photogeo or ellipsoid, got "${init}".`, 'BAD_ARGUMENT');
   const projection = opts.projection ?? 'encoder';
-  if (projection !== 'encoder' && projection !== 'optimize') throw new Gan3dError(`--projection must be encoder or optimize, got "${projection}".`, 'BAD_ARGUMENT');
-  const flagged: RefineOverrides = { init, projection };
+  if (!(REFINE_PROJECTIONS as readonly string[]).includes(projection)) {
+    throw new Gan3dError(`--projection must be ${REFINE_PROJECTIONS.join(', ')}, got "${projection}".`, 'BAD_ARGUMENT');
+  }
+  const flagged: RefineOverrides = { init, projection: projection as RefineProjection };
   const set = <K extends keyof RefineOverrides>(k: K, v: RefineOverrides[K] | undefined) => {
     if (v !== undefined) flagged[k] = v;
   };
@@ -155,11 +173,17 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   const gan = await loadGanModel(opts.gan ?? DEFAULT_GAN_DIR);
   let photogeo: LoadedPhotoGeoModel | null = null;
   let parser: LoadedParser | null = null;
+  let encoder: LoadedEncoder | null = null;
   const out: RefineCommandResult = { images: [] };
   const showBar = !opts.quiet && process.stderr.isTTY === true;
   try {
     if (config.init === 'photogeo') photogeo = await loadPhotoGeoModel(opts.model ?? DEFAULT_MODEL_DIR);
     else parser = await loadParserModel(opts.parser ?? DEFAULT_PARSER_DIR);
+    if (config.projection === 'pretrained') {
+      encoder = await loadEncoderModel(opts.encoder ?? DEFAULT_ENCODER_DIR);
+      const warning = encoderGanWarning(encoder, gan.id);
+      if (warning) process.stderr.write(`${warning}\n`);
+    }
     const invert = inversionProjector(gan, invertSteps);
     for (let i = 0; i < files.length; i++) {
       const name = names[i];
@@ -194,6 +218,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
           config,
           photogeo: photogeo ? { model: photogeo.model, id: photogeo.id } : undefined,
           parser: parser?.model,
+          inversionEncoder: encoder ? { encoder: encoder.encoder, id: encoder.id } : undefined,
           outDir: refineDir,
           resume: opts.resume,
           keepModel: true,
@@ -233,6 +258,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
         gan: gan.id,
         photogeo: photogeo?.id ?? null,
         parser: parser?.id ?? null,
+        encoder: encoder?.id ?? null,
         config,
         seconds: Math.round(result.seconds * 1000) / 1000,
         // The W-space inversion of the input before the schedule (0 on resume: w is in the checkpoint).
@@ -253,6 +279,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
     gan.dispose();
     photogeo?.model.dispose();
     parser?.model.dispose();
+    encoder?.dispose();
   }
 }
 
@@ -266,7 +293,12 @@ export function registerRefineCommand(program: Command): void {
     .option('--init <kind>', 'photogeo: start from the amortized model; ellipsoid: fresh nets, depth fitted to the parser mask\'s ellipsoid', 'photogeo')
     .option('--model <dir>', 'the photogeo model to start from (--init photogeo)', DEFAULT_MODEL_DIR)
     .option('--parser <dir>', 'the object-mask parser (--init ellipsoid)', DEFAULT_PARSER_DIR)
-    .option('--projection <how>', 'Step 2: encoder (train the latent-offset encoder, C.4) or optimize (fit each bank sample in W; step-2 length = Adam steps per sample)', 'encoder')
+    .option(
+      '--projection <how>',
+      'Step 2: encoder (train a fresh latent-offset encoder, C.4), pretrained (fine-tune a copy of the GAN\'s inversion encoder instead) or optimize (fit each bank sample in W; step-2 length = Adam steps per sample)',
+      'encoder',
+    )
+    .option('--encoder <dir>', 'the GAN\'s inversion encoder, for --projection pretrained', DEFAULT_ENCODER_DIR)
     .option('--lambda-proj <x>', 'weight of the projected samples in Step 3 (default 1; 0: the input alone)')
     .option('--stages <n>', 'stages of Step 1 → 2 → 3 (default 2)')
     .option('--stage1 <a,b,c>', 'iterations of Steps 1, 2, 3 in the first stage (default 100,100,100)')

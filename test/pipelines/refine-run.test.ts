@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/engine/backend.js';
 import { refineImage, scheduleNames, refineConfig, type RefineImageOptions, type StepProgress } from '../../src/pipelines/refine/index.js';
+import { Encoder } from '../../src/models/encoder/model.js';
 import { TINY_SCHEDULE, tinyWorld, type TinyWorld } from './fixtures/tiny-refine.js';
 
 let world: TinyWorld;
@@ -98,4 +99,19 @@ test('a refinement stopped after a stage and resumed equals an uninterrupted one
   await assert.rejects(refineImage(options(out, { resume: true, config: { ...TINY_SCHEDULE, init: 'ellipsoid', depthRange: [0.96, 1.04], batch: 3 } })), /another refinement config/);
   await assert.rejects(refineImage(options(path.join(root, 'empty'), { resume: true })), /Nothing to resume/);
   await assert.rejects(refineImage(options(undefined, { mask: undefined })), /needs an object mask/);
+});
+
+test("projection 'pretrained' needs the inversion encoder, fine-tunes a copy and leaves the given one unchanged", async () => {
+  const config = { ...TINY_SCHEDULE, init: 'photogeo' as const, stages: 1, projection: 'pretrained' as const };
+  await assert.rejects(refineImage(options(undefined, { config })), /inversion encoder/);
+  const inversion = new Encoder(5, { imageSize: 64, wDim: 16, widths: [8, 8, 8, 8] });
+  const weights = inversion.variables().map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  const tensors = tf.memory().numTensors;
+  const r = await refineImage(options(path.join(root, 'pretrained'), { config, inversionEncoder: { encoder: inversion, id: 'tiny-encoder' }, rotation: { yaws: 3 } }));
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.equal(r.status, 'completed');
+  assert.ok(r.history.find((h) => h.name === 's0-step2')!.iters > 0);
+  inversion.variables().forEach((v, i) => assert.deepEqual(v.dataSync(), weights[i]));
+  await fs.access(path.join(root, 'pretrained', 'projected_rotate.png'));
+  inversion.dispose();
 });

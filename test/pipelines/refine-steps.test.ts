@@ -6,6 +6,7 @@ import { Rng } from '../../src/engine/random.js';
 import {
   LatentProjector,
   OffsetEncoder,
+  PretrainedOffsets,
   buildRefineNets,
   collectBank,
   optimizeBank,
@@ -27,6 +28,7 @@ import {
   type RefineOverrides,
   type RefineSession,
 } from '../../src/pipelines/refine/index.js';
+import { Encoder } from '../../src/models/encoder/model.js';
 import { TINY_NETS, TINY_SCHEDULE, tinyWorld, type TinyWorld } from './fixtures/tiny-refine.js';
 
 let world: TinyWorld;
@@ -113,12 +115,12 @@ test('Step 1 lowers its loss (albedo only); tensor count flat', async () => {
 
 test('Step 2: relative encoding gives Δw = 0 for the unchanged input; the inversion loss falls on a fixed batch; bank', async () => {
   const s = session({ lr: 3e-3 });
-  const zero = tf.tidy(() => s.projector.offset(s.projector.codes(s.encoder, s.projector.inputRender, true)));
+  const zero = tf.tidy(() => s.projector.offset(s.projector.codes(s.encoder as OffsetEncoder, s.projector.inputRender, true)));
   assert.ok(zero.dataSync().every((v) => v === 0), 'Δw of the input itself');
   const same = tf.tidy(() => s.projector.projectImages(s.encoder, s.projector.inputRender, true).projected);
   assert.deepEqual(same.dataSync(), s.projector.inputRender.dataSync());
   // A non-relative encoder gives a non-zero offset for the same image.
-  const abs = tf.tidy(() => s.projector.offset(s.projector.codes(s.encoder, s.projector.inputRender, false)));
+  const abs = tf.tidy(() => s.projector.offset(s.projector.codes(s.encoder as OffsetEncoder, s.projector.inputRender, false)));
   assert.ok(abs.dataSync().some((v) => v !== 0));
   tf.dispose([zero, same, abs]);
 
@@ -166,6 +168,46 @@ test("Step 2, projection 'optimize': each bank sample is fitted in W, nearer its
   const fitted = l1(tf.tensor4d(bank.images, [3, 64, 64, 3]));
   const unmoved = l1(tf.tile(s.projector.inputRender, [3, 1, 1, 1]) as tf.Tensor4D);
   assert.ok(fitted < unmoved, `L1 to the pseudo-samples: fitted ${fitted} vs G(w) ${unmoved}`);
+  tf.dispose([pseudo.images, pseudo.masks]);
+  dispose(s);
+});
+
+test("Step 2, projection 'pretrained': the inversion encoder's offsets (relative and absolute), fine-tuned on pseudo-samples", async () => {
+  const s = session({ projection: 'pretrained', lr: 3e-3 });
+  s.encoder.dispose();
+  const inversion = new Encoder(5, { imageSize: 64, wDim: 16, widths: [8, 8, 8, 8] });
+  s.encoder = new PretrainedOffsets(inversion);
+  const zero = tf.tidy(() => s.encoder.deltaW(s.projector, s.projector.inputRender, true));
+  assert.ok(zero.dataSync().every((v) => v === 0), 'Δw of the input itself');
+  // Absolute: Δw = E(I′) − w, i.e. w′ = wAvg + offset(I′), what the encoder predicts on its own.
+  const src = pseudoSource(s);
+  const pseudo = renderPseudo(s.model, src, samplePseudoParams(new Rng(10), 3, src, s.config));
+  tf.dispose([src.canonDepth, src.canonAlbedo, src.normals]);
+  const abs = tf.tidy(() => tf.add(s.encoder.deltaW(s.projector, pseudo.images, false), s.projector.w));
+  const direct = tf.tidy(() => inversion.predictW(pseudo.images, s.projector.generator.wAvg));
+  const gap = Math.max(...(tf.tidy(() => tf.abs(tf.sub(abs, direct))).dataSync() as Float32Array));
+  assert.ok(gap < 1e-5, `absolute offsets off by ${gap}`);
+  // Relative: the input's w moved by the encoder's change between G(w) and the pseudo-image.
+  const rel = tf.tidy(() => s.encoder.deltaW(s.projector, pseudo.images, true));
+  const expected = tf.tidy(() => tf.sub(inversion.offset(pseudo.images), inversion.offset(s.projector.inputRender)));
+  const relGap = Math.max(...(tf.tidy(() => tf.abs(tf.sub(rel, expected))).dataSync() as Float32Array));
+  assert.ok(relGap < 1e-5, `relative offsets off by ${relGap}`);
+  tf.dispose([zero, abs, direct, rel, expected]);
+  // Step 2 trains the encoder's own variables and lowers C.5's loss on a fixed batch.
+  const opts = { relative: true, lambdaFeat: 1, featureBlocks: 4, lambdaReg: 0.01 };
+  const lossOf = () => scalar(tf.tidy(() => inversionLoss(s.projector, s.encoder, pseudo.images, pseudo.masks, opts).total));
+  const start = lossOf();
+  const head = Float32Array.from(inversion.headWeight.dataSync() as Float32Array);
+  await runStep2(s, 0, 1);
+  const before = tf.memory().numTensors;
+  await runStep2(s, 0, 10);
+  assert.equal(tf.memory().numTensors, before);
+  assert.ok((inversion.headWeight.dataSync() as Float32Array).some((v, i) => v !== head[i]), 'the encoder is trained');
+  const end = lossOf();
+  assert.ok(end < start, `inversion loss on a fixed batch ${start} → ${end}`);
+  const bank = collectBank(s, 0);
+  assert.equal(bank.count, s.config.collectIters * s.config.batch);
+  assert.ok(bank.images.every((v) => v >= -1 && v <= 1));
   tf.dispose([pseudo.images, pseudo.masks]);
   dispose(s);
 });

@@ -15,10 +15,12 @@ export interface StageLengths {
 
 export type RefineInit = 'ellipsoid' | 'photogeo';
 
-/** How Step 2 projects pseudo-samples onto the GAN: 'encoder' trains C.4's latent-offset encoder for `step2`
- *  iterations and maps the bank through it; 'optimize' inverts every bank sample on its own in W, `step2` Adam steps
+/** How Step 2 projects pseudo-samples onto the GAN: 'encoder' trains C.4's latent-offset encoder (fresh) for `step2`
+ *  iterations and maps the bank through it; 'pretrained' does the same with a per-image copy of the GAN's inversion
+ *  encoder (models/gan-encoder) in its place; 'optimize' inverts every bank sample on its own in W, `step2` Adam steps
  *  from the input's w with C.5's loss (no encoder: slower per sample, but each projection is fitted). */
-export type RefineProjection = 'encoder' | 'optimize';
+export type RefineProjection = 'encoder' | 'pretrained' | 'optimize';
+export const REFINE_PROJECTIONS: readonly RefineProjection[] = ['encoder', 'pretrained', 'optimize'];
 
 export interface RefineConfig {
   /** Seed of the per-image nets (ellipsoid init), the encoder, pseudo-samples and bank order. */
@@ -154,7 +156,7 @@ export function checkRefineConfig(c: RefineConfig): void {
     if (!(Number.isFinite(v) && v >= 0)) problems.push(`${name} must be a finite number ≥ 0, got ${v}`);
   };
   if (c.init !== 'ellipsoid' && c.init !== 'photogeo') problems.push(`init must be 'ellipsoid' or 'photogeo', got ${String(c.init)}`);
-  if (c.projection !== 'encoder' && c.projection !== 'optimize') problems.push(`projection must be 'encoder' or 'optimize', got ${String(c.projection)}`);
+  if (!REFINE_PROJECTIONS.includes(c.projection)) problems.push(`projection must be one of ${REFINE_PROJECTIONS.join(', ')}, got ${String(c.projection)}`);
   whole('seed', c.seed, 0);
   whole('stages', c.stages, 1);
   for (const [name, s] of [['firstStage', c.firstStage], ['laterStages', c.laterStages]] as const) {

@@ -1,8 +1,8 @@
 // GAN2Shape refinement (paper notes part C): the public surface of src/pipelines/refine.
-export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineOverrides, type RefineProjection, type StageLengths } from './config.js';
+export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, REFINE_PROJECTIONS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineOverrides, type RefineProjection, type StageLengths } from './config.js';
 export { PAPER_ELLIPSOID, ellipsoidForRange, ellipsoidTarget, fitEllipsoid, type EllipsoidFitResult } from './ellipsoid-init.js';
 export { RefineModel, borderDepthFor, buildRefineNets, copyNetWeights, depthBeforeBorder, netVariables, renderComposite, secondOrderSmoothness } from './nets.js';
-export { LatentProjector, OffsetEncoder, inversionLoss, resizeTo } from './offset-encoder.js';
+export { LatentProjector, OffsetEncoder, PretrainedOffsets, inversionLoss, resizeTo, type OffsetPredictor } from './offset-encoder.js';
 export { renderPseudo, samplePseudoParams, type PseudoParams, type PseudoSource } from './pseudo.js';
 export { inputLoss, projectedLoss, reconstructionL1 } from './losses.js';
 export { runStep1 } from './step1.js';

@@ -16,6 +16,7 @@ import { Gan3dError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { Conv2d } from '../../nn/conv.js';
 import { Module } from '../../nn/module.js';
+import type { Encoder } from '../../models/encoder/model.js';
 import type { Discriminator } from '../../models/stylegan/discriminator.js';
 import type { Generator } from '../../models/stylegan/generator.js';
 import { maskedMean } from '../../models/photogeo/losses.js';
@@ -41,7 +42,13 @@ class ResBlockDown extends Module {
   }
 }
 
-export class OffsetEncoder extends Module {
+/** What Step 2 trains and the bank is projected through: pseudo-images [N, S, S, 3] → latent offsets Δw [N, wDim]
+ *  from the input's w (relative: the input's own render gets Δw = 0). */
+export interface OffsetPredictor extends Module {
+  deltaW(projector: LatentProjector, images: tf.Tensor4D, relative: boolean): tf.Tensor2D;
+}
+
+export class OffsetEncoder extends Module implements OffsetPredictor {
   readonly codeDim: number;
   readonly stem: Conv2d;
   readonly blocks: ResBlockDown[];
@@ -77,6 +84,37 @@ export class OffsetEncoder extends Module {
   /** Codes [N, codeDim]. */
   vector(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => tf.reshape(this.apply(x), [x.shape[0], this.codeDim]) as tf.Tensor2D);
+  }
+
+  deltaW(projector: LatentProjector, images: tf.Tensor4D, relative: boolean): tf.Tensor2D {
+    return tf.tidy(() => projector.offset(projector.codes(this, images, relative)));
+  }
+}
+
+/** Projection 'pretrained': a per-image copy of the GAN's inversion encoder (image → w, trained on the GAN's own
+ *  samples, models/gan-encoder) in place of a fresh offset encoder. Relative: Δw = E(I′) − E(G(w)), the input's
+ *  latent moved by what the encoder sees change between the input's render and the pseudo-image; absolute:
+ *  Δw = E(I′) − w. It starts out knowing how pose and light move w, which a fresh encoder cannot learn in a CPU
+ *  schedule's few Step-2 iterations; Step 2 then fine-tunes the copy on the pseudo-samples (the bundle is untouched). */
+export class PretrainedOffsets extends Module implements OffsetPredictor {
+  readonly encoder: Encoder;
+
+  constructor(encoder: Encoder) {
+    super();
+    this.encoder = this.child('inversion', encoder);
+  }
+
+  deltaW(projector: LatentProjector, images: tf.Tensor4D, relative: boolean): tf.Tensor2D {
+    return tf.tidy(() => {
+      const R = this.encoder.config.imageSize;
+      const e = this.encoder.offset(resizeTo(images, R));
+      if (relative) return tf.sub(e, this.encoder.offset(resizeTo(projector.inputRender, R))) as tf.Tensor2D;
+      return tf.sub(tf.add(e, projector.generator.wAvg), projector.w) as tf.Tensor2D;
+    });
+  }
+
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return this.encoder.apply(x);
   }
 }
 
@@ -132,9 +170,9 @@ export class LatentProjector {
   }
 
   /** Projected samples of pseudo-images: Δw and Ĩ = clamp(G(w + Δw)). */
-  projectImages(encoder: OffsetEncoder, images: tf.Tensor4D, relative: boolean): { dw: tf.Tensor2D; projected: tf.Tensor4D } {
+  projectImages(encoder: OffsetPredictor, images: tf.Tensor4D, relative: boolean): { dw: tf.Tensor2D; projected: tf.Tensor4D } {
     return tf.tidy(() => {
-      const dw = this.offset(this.codes(encoder, images, relative));
+      const dw = encoder.deltaW(this, images, relative);
       return { dw, projected: this.project(tf.add(this.w, dw) as tf.Tensor2D) };
     });
   }
@@ -159,7 +197,7 @@ export interface InversionLossParts {
 /** C.5: mean_M |Ĩ − I′| + λ_feat Σ_k mean_{M↓k} |D_k(Ĩ) − D_k(I′)| + λ_reg mean(Δw²). */
 export function inversionLoss(
   projector: LatentProjector,
-  encoder: OffsetEncoder,
+  encoder: OffsetPredictor,
   pseudo: tf.Tensor4D,
   masks: tf.Tensor4D,
   options: { relative: boolean; lambdaFeat: number; featureBlocks: number; lambdaReg: number },

@@ -67,11 +67,11 @@ export async function projectedRotation(s: RefineSession, options: RotationOptio
     const r = renderView({ canonDepth: tile(depth), canonImage: canon, view, camera: model.camera });
     const views = tf.clipByValue(r.image, -1, 1) as tf.Tensor4D;
     // C.10's projection: the same map the bank uses, Ĩ = clamp(G(w + Δw(E(view)))) (or fitted per view, below).
-    return [views, config.projection === 'encoder' ? projector.projectImages(encoder, views, config.relativeEncoding).projected : tf.zeros([1])];
+    return [views, config.projection !== 'optimize' ? projector.projectImages(encoder, views, config.relativeEncoding).projected : tf.zeros([1])];
   });
   const renderedData = rendered.dataSync() as Float32Array;
   const projectedData =
-    config.projection === 'encoder'
+    config.projection !== 'optimize'
       ? (projected.dataSync() as Float32Array)
       : (await optimizeProjections(s, renderedData, f, stageLengths(config, config.stages - 1).step2)).projected;
   const out = { size: model.config.imageSize, yawsDeg, rendered: renderedData, projected: projectedData };

@@ -20,7 +20,8 @@ import type { Generator } from '../../models/stylegan/generator.js';
 import { refineConfig, stageLengths, type RefineConfig, type RefineOverrides } from './config.js';
 import { fitEllipsoid } from './ellipsoid-init.js';
 import { buildRefineNets, type RefineModel } from './nets.js';
-import { LatentProjector, OffsetEncoder } from './offset-encoder.js';
+import { Encoder } from '../../models/encoder/model.js';
+import { LatentProjector, OffsetEncoder, PretrainedOffsets, type OffsetPredictor } from './offset-encoder.js';
 import { emptyBank, type Bank, type ProgressFn, type RefineSession } from './session.js';
 import { projectedRotation, writeProjectedRotation, type RotationOptions } from './rotation.js';
 import { currentEstimate, writeSnapshot, type RefineEstimate } from './snapshots.js';
@@ -37,6 +38,8 @@ export interface RefineImageOptions {
   /** image [1, S, S, 3] → its latent w [wDim] (GAN inversion; not called on resume: w is in the checkpoint). */
   projectInput: (image: tf.Tensor4D) => Float32Array | Promise<Float32Array>;
   config?: RefineOverrides;
+  /** The GAN's inversion encoder (models/gan-encoder), for projection 'pretrained': a copy is fine-tuned, it is not changed. */
+  inversionEncoder?: { encoder: Encoder; id?: string };
   /** The amortized model, for init 'photogeo' (its D, A, V, L are copied; it is not changed). */
   photogeo?: { model: PhotoGeoModel; id?: string };
   /** The object mask [S·S] in [0, 1] for init 'ellipsoid'; or a parser to predict it. */
@@ -95,6 +98,7 @@ function checkpointConfig(config: RefineConfig, model: PhotoGeoModel, options: R
     nets: model.config,
     gan: { id: options.gan.id ?? null, config: options.gan.generator.config },
     ...(options.bankSource ? { bank: 'bankSource' } : {}),
+    ...(config.projection === 'pretrained' ? { inversionEncoder: options.inversionEncoder?.id ?? null } : {}),
     photogeo: config.init === 'photogeo' ? (options.photogeo?.id ?? null) : null,
   };
 }
@@ -110,7 +114,10 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
   const totalPhases = names.length;
   const model = buildRefineNets(config, options.photogeo?.model);
   const image = tf.tensor4d(options.image, [1, size, size, 3]);
-  let encoder: OffsetEncoder | null = null;
+  if (config.projection === 'pretrained' && !options.inversionEncoder) {
+    throw new Gan3dError("Projection 'pretrained' needs the GAN's inversion encoder (models/gan-encoder): pass one, or use projection 'encoder'.", 'BAD_ARGUMENT');
+  }
+  let encoder: OffsetPredictor | null = null;
   let projector: LatentProjector | null = null;
   try {
     const inputSha256 = imageDigest(options.image);
@@ -122,7 +129,10 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
     }
     const w = peek ? Float32Array.from(peek.progress.w) : await options.projectInput(image);
     projector = new LatentProjector(options.gan.generator, options.gan.discriminator, w, config.offsetDepth, size);
-    encoder = new OffsetEncoder((config.seed * 7919 + 17) >>> 0, config.encoderWidth, projector.codeDim);
+    encoder =
+      config.projection === 'pretrained'
+        ? new PretrainedOffsets(copyEncoder(options.inversionEncoder!.encoder))
+        : new OffsetEncoder((config.seed * 7919 + 17) >>> 0, config.encoderWidth, projector.codeDim);
     const session: RefineSession = { config, model, encoder, projector, image, rng: new Rng((config.seed + 0x5eed) >>> 0), bank: emptyBank() };
     const ckptConfig = checkpointConfig(config, model, options);
     if (peek) progress = await loadRefineState(options.outDir!, session, ckptConfig);
@@ -219,4 +229,12 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
     projector?.dispose();
     image.dispose();
   }
+}
+
+/** A trainable copy of an inversion encoder (same config, weights assigned by name). */
+function copyEncoder(source: Encoder): Encoder {
+  const copy = new Encoder(0, source.config);
+  const from = source.namedVariables();
+  for (const [name, v] of copy.namedVariables()) v.assign(from.get(name)!);
+  return copy;
 }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../engine/random.js';
 import type { PhotoGeoModel } from '../../models/photogeo/model.js';
 import type { RefineConfig } from './config.js';
-import type { LatentProjector, OffsetEncoder } from './offset-encoder.js';
+import type { LatentProjector, OffsetPredictor } from './offset-encoder.js';
 
 /** Projected samples and their masks, [count, S, S, 3] and [count, S, S, 1], on the host. */
 export interface Bank {
@@ -17,7 +17,8 @@ export interface Bank {
 export interface RefineSession {
   config: RefineConfig;
   model: PhotoGeoModel;
-  encoder: OffsetEncoder;
+  /** Step 2's map from pseudo-images to latent offsets (a fresh offset encoder, or the pretrained inversion encoder's copy). */
+  encoder: OffsetPredictor;
   projector: LatentProjector;
   /** The input [1, S, S, 3] in [-1, 1]. */
   image: tf.Tensor4D;
