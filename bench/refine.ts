@@ -110,6 +110,29 @@ export interface ImageResult {
   /** The refinement continued from a checkpoint of an interrupted run. */
   resumed?: boolean;
   loadAverage?: number;
+  /** After each stage: the seconds so far (inversion + schedule) and the scores of the model at that point. */
+  stages?: StageScore[];
+}
+
+export interface StageScore {
+  stage: number;
+  seconds: number;
+  side: number;
+  mad: number;
+}
+
+/** Per number of stages done, over the images that have it: SIDE, MAD and seconds so far (the quality-against-time
+ *  curve of one schedule; the last point is the entry itself, less the final prediction's time). */
+export function stageCurve(results: readonly ImageResult[]): Record<string, unknown>[] {
+  const count = Math.max(0, ...results.map((r) => r.stages?.length ?? 0));
+  const out: Record<string, unknown>[] = [];
+  for (let k = 1; k <= count; k++) {
+    const at = results.map((r) => r.stages?.find((s) => s.stage === k)).filter((s): s is StageScore => s !== undefined);
+    const side = summarize(at.map((s) => s.side));
+    const mad = summarize(at.map((s) => s.mad));
+    out.push({ stages: k, images: at.length, side: { mean: side.mean, std: side.std }, mad: { mean: mad.mean, std: mad.std }, seconds_per_image: round(mean(at.map((s) => s.seconds)), 2) });
+  }
+  return out;
 }
 
 /** Per-image results on disk: <dir>/<method>/<id>.json, each written atomically once the image is done. */
@@ -191,6 +214,8 @@ export function entryOf(results: readonly ImageResult[], expected: number, refin
       resumed_images: results.filter((r) => r.resumed).length,
       load_average_mean: round(mean(results.map((r) => r.loadAverage ?? Number.NaN)), 2),
     };
+    const curve = stageCurve(results);
+    if (curve.length > 0) entry.by_stage = curve;
   }
   return entry;
 }
@@ -259,6 +284,15 @@ function parseArgs(argv: string[]) {
     data: option('--data') ?? path.join(repo, 'data', 'synface', 'test'),
     work: option('--work') ?? path.join(repo, 'runs', 'bench-refine'),
   };
+}
+
+/** A JSON file's value, or `fallback` when it is missing or unreadable. */
+async function readJson<T>(file: string, fallback: T): Promise<T> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch {
+    return fallback;
+  }
 }
 
 /** Input-view depth of a photogeo model (a RefineModel too) on one 64×64 image, as `gan3d eval` predicts it. */
@@ -375,6 +409,9 @@ async function main(): Promise<void> {
         const outDir = path.join(work, method, `${id}.run`);
         const resume = fsSync.existsSync(path.join(outDir, 'checkpoints', 'latest'));
         const load = os.loadavg()[0];
+        // Scores after each stage, kept beside the checkpoints so a resumed image keeps those of earlier sessions.
+        const stagesFile = path.join(outDir, 'stage-scores.json');
+        const stages: StageScore[] = resume ? await readJson<StageScore[]>(stagesFile, []) : [];
         const result = await refineImage({
           image,
           gan: { generator: gan.generator, discriminator: gan.discriminator, id: gan.id },
@@ -389,6 +426,11 @@ async function main(): Promise<void> {
           snapshots: false,
           rotation: false,
           keepModel: true,
+          onStageEnd: async (stage, model, refineSeconds) => {
+            const sc = await score(id, viewDepthOf(model, image));
+            stages.push({ stage: stage + 1, seconds: round(invertSeconds + refineSeconds, 3)!, side: sc.side, mad: sc.mad });
+            await writeFileAtomic(stagesFile, JSON.stringify(stages), { force: true });
+          },
         });
         const tp = performance.now();
         let depth: Float32Array;
@@ -411,6 +453,7 @@ async function main(): Promise<void> {
           history: result.history,
           resumed: resume,
           loadAverage: round(load, 2)!,
+          stages,
         });
         await fs.rm(outDir, { recursive: true, force: true });
         log(`${ENTRY[method]} ${k + 1}/${ids.length} ${id}: SIDE ${(s.side * 100).toFixed(3)}e-2, MAD ${s.mad.toFixed(2)}°, ${seconds.toFixed(1)} s (load ${load.toFixed(2)})`);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
-import { ResultCache, defaultGanDir, digestOf, entryOf, relativeImprovement, selectSubset, stepTimings, type ImageResult } from '../../bench/refine.js';
+import { ResultCache, defaultGanDir, digestOf, entryOf, relativeImprovement, selectSubset, stageCurve, stepTimings, type ImageResult } from '../../bench/refine.js';
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-bench-refine-'));
 after(() => fs.rm(root, { recursive: true, force: true }));
@@ -69,6 +69,22 @@ test('entries: { mean, std } of side and mad, seconds per image and per step; re
   assert.equal(rel.mad, 0.25);
   assert.equal(rel.side, 0.1);
   assert.deepEqual(Object.keys(e).sort(), ['complete', 'excluded', 'images', 'mad', 'seconds_per_image', 'side', 'timing']);
+});
+
+test('by_stage: the scores after each stage over the images that reached it', () => {
+  const results: ImageResult[] = [
+    { id: 'a', side: 0.006, mad: 12, stages: [{ stage: 1, seconds: 50, side: 0.004, mad: 14 }, { stage: 2, seconds: 100, side: 0.006, mad: 12 }] },
+    { id: 'b', side: 0.008, mad: 16, stages: [{ stage: 1, seconds: 70, side: 0.008, mad: 18 }] },
+  ];
+  const curve = stageCurve(results);
+  assert.equal(curve.length, 2);
+  assert.deepEqual(curve[0].mad, { mean: 16, std: 2 });
+  assert.equal(curve[0].seconds_per_image, 60);
+  assert.equal(curve[0].images, 2);
+  assert.deepEqual(curve[1].mad, { mean: 12, std: 0 });
+  assert.equal(curve[1].images, 1);
+  assert.deepEqual(entryOf(results, 2, true).by_stage, curve);
+  assert.equal(stageCurve([{ id: 'c', side: 0.01, mad: 20 }]).length, 0);
 });
 
 test('defaultGanDir: models/gan first, else the run with the newest checkpoint', async () => {

@@ -107,7 +107,17 @@ test("projection 'pretrained' needs the inversion encoder, fine-tunes a copy and
   const inversion = new Encoder(5, { imageSize: 64, wDim: 16, widths: [8, 8, 8, 8] });
   const weights = inversion.variables().map((v) => Float32Array.from(v.dataSync() as Float32Array));
   const tensors = tf.memory().numTensors;
-  const r = await refineImage(options(path.join(root, 'pretrained'), { config, inversionEncoder: { encoder: inversion, id: 'tiny-encoder' }, rotation: { yaws: 3 } }));
+  const ends: [number, number, number][] = [];
+  const r = await refineImage(
+    options(path.join(root, 'pretrained'), {
+      config,
+      inversionEncoder: { encoder: inversion, id: 'tiny-encoder' },
+      rotation: { yaws: 3 },
+      onStageEnd: (stage, model, seconds) => void ends.push([stage, model.config.imageSize, seconds]),
+    }),
+  );
+  assert.deepEqual(ends.map(([k, size]) => [k, size]), [[0, 64]], 'called once per stage with the model');
+  assert.ok(ends[0][2] > 0 && ends[0][2] <= r.seconds);
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(r.status, 'completed');
   assert.ok(r.history.find((h) => h.name === 's0-step2')!.iters > 0);

@@ -54,6 +54,10 @@ export interface RefineImageOptions {
   onProgress?: ProgressFn;
   /** Called after every finished step (and its checkpoint). */
   onPhase?: (record: PhaseRecord, phasesDone: number, totalPhases: number) => void;
+  /** Called after each stage's Step 3 (and its checkpoint) with the per-image model as it stands and the refinement's
+   *  seconds so far (over every session): evaluate intermediate stages, e.g. for a quality-against-time curve. Not
+   *  called again for stages finished before a resume. The model must not be changed or disposed. */
+  onStageEnd?: (stage: number, model: PhotoGeoModel, seconds: number) => void | Promise<void>;
   /** Stop (as an interruption) once this many schedule steps are done (the init counts as one). */
   stopAfterPhases?: number;
   /** Aborting stops the refinement at the next step switch. */
@@ -197,7 +201,10 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
       };
       if (options.outDir) await saveRefineState(options.outDir, session, progress, ckptConfig);
       if (p === 0) await snapshot('0-init');
-      else if ((p - 1) % 3 === 2) await snapshot(`${stage + 1}-stage${stage + 1}`);
+      else if ((p - 1) % 3 === 2) {
+        await snapshot(`${stage + 1}-stage${stage + 1}`);
+        await options.onStageEnd?.(stage, model, progress.elapsedSeconds);
+      }
       options.onPhase?.(record, p + 1, totalPhases);
     }
     const seconds = before + (performance.now() - sessionStart) / 1000;
