@@ -238,11 +238,27 @@ test('Step 3 lowers its loss on a fixed batch and trains D, A, V, L; tensor coun
   dispose(s);
 });
 
+test('Step 3 trains only the nets of step3Nets', async () => {
+  const s = session({ lr: 3e-3, collectIters: 1, batch: 2, step3Nets: ['depth', 'albedo'] });
+  await runStep2(s, 0, 1);
+  s.bank = collectBank(s, 0);
+  const snapshot = () => new Map([...s.model.namedVariables()].map(([k, v]) => [k, Float32Array.from(v.dataSync() as Float32Array)]));
+  const before = snapshot();
+  await runStep3(s, 0, 3);
+  const changed = new Set([...snapshot()].filter(([k, v]) => v.some((x, i) => x !== before.get(k)![i])).map(([k]) => k.split('/')[0]));
+  assert.deepEqual([...changed].sort(), ['albedo', 'depth']);
+  dispose(s);
+});
+
 test('config: the prior means default on for the ellipsoid init only; bad values are refused', () => {
   assert.equal(refineConfig({ init: 'ellipsoid' }).addPriorMean, true);
   assert.equal(refineConfig({ init: 'photogeo' }).addPriorMean, false);
   assert.throws(() => refineConfig({ batch: 0 }), /batch must be a whole number ≥ 1/);
   assert.throws(() => refineConfig({ depthRange: [1.1, 0.9] }), /depthRange/);
+  assert.throws(() => refineConfig({ step3Nets: [] }), /step3Nets/);
+  assert.throws(() => refineConfig({ step3Nets: ['depth', 'depth'] }), /step3Nets/);
+  assert.throws(() => refineConfig({ step3Nets: ['shape' as never] }), /step3Nets/);
+  assert.throws(() => refineConfig({ projection: 'magic' as never }), /projection must be one of encoder, pretrained, optimize/);
   assert.throws(() => buildRefineNets(refineConfig({ init: 'photogeo' })), /needs the model/);
   void TINY_NETS;
 });

@@ -15,6 +15,10 @@ export interface StageLengths {
 
 export type RefineInit = 'ellipsoid' | 'photogeo';
 
+/** The per-image nets: depth D, albedo A, light L, view V. */
+export type RefineNet = 'depth' | 'albedo' | 'light' | 'view';
+export const REFINE_NETS: readonly RefineNet[] = ['depth', 'albedo', 'light', 'view'];
+
 /** How Step 2 projects pseudo-samples onto the GAN: 'encoder' trains C.4's latent-offset encoder (fresh) for `step2`
  *  iterations and maps the bank through it; 'pretrained' does the same with a per-image copy of the GAN's inversion
  *  encoder (models/gan-encoder) in its place; 'optimize' inverts every bank sample on its own in W, `step2` Adam steps
@@ -50,6 +54,8 @@ export interface RefineConfig {
   featureBlocks: number;
   /** C.5: λ_reg of 0.01 · mean(Δw²). */
   lambdaReg: number;
+  /** The nets Step 3 trains (C.7: all four). */
+  step3Nets: RefineNet[];
   /** Flip branch in Step 1 / Step 3, per stage (the last entry repeats). Synface: [false] / [true]. */
   flip1: boolean[];
   flip3: boolean[];
@@ -95,6 +101,7 @@ export const REFINE_DEFAULTS: Readonly<RefineConfig> = Object.freeze({
   lambdaFeat: 1,
   featureBlocks: 4,
   lambdaReg: 0.01,
+  step3Nets: ['depth', 'albedo', 'light', 'view'],
   flip1: [false],
   flip3: [true],
   randLight: [-0.9, 0.9, -0.3, 0.8, -0.1, 0.7, -0.4],
@@ -171,6 +178,9 @@ export function checkRefineConfig(c: RefineConfig): void {
   if (!(c.lr > 0)) problems.push(`lr must be positive, got ${c.lr}`);
   if (!(c.ellipsoid.lr > 0)) problems.push(`ellipsoid.lr must be positive, got ${c.ellipsoid.lr}`);
   for (const k of ['weightDecay', 'lambdaSmooth', 'lambdaProj', 'lambdaFeat', 'lambdaReg', 'viewScale'] as const) nonNeg(k, c[k]);
+  if (!(Array.isArray(c.step3Nets) && c.step3Nets.length >= 1 && c.step3Nets.every((n, i) => REFINE_NETS.includes(n) && c.step3Nets.indexOf(n) === i))) {
+    problems.push(`step3Nets must list distinct nets among ${REFINE_NETS.join(', ')}, got [${String(c.step3Nets)}]`);
+  }
   if (!(c.flip1.length >= 1 && c.flip3.length >= 1)) problems.push('flip1 and flip3 need at least one entry');
   if (c.randLight.length !== 7 || !(c.randLight[0] <= c.randLight[1] && c.randLight[2] <= c.randLight[3] && c.randLight[4] <= c.randLight[5])) {
     problems.push(`randLight must be [x_min, x_max, y_min, y_max, r_min, r_max, α] with min ≤ max, got [${c.randLight}]`);

@@ -1,5 +1,5 @@
 // GAN2Shape refinement (paper notes part C): the public surface of src/pipelines/refine.
-export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, REFINE_PROJECTIONS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineOverrides, type RefineProjection, type StageLengths } from './config.js';
+export { GAN2SHAPE_SYNFACE, REFINE_DEFAULTS, REFINE_NETS, REFINE_PROJECTIONS, checkRefineConfig, perStage, refineConfig, stageLengths, type RefineConfig, type RefineInit, type RefineNet, type RefineOverrides, type RefineProjection, type StageLengths } from './config.js';
 export { PAPER_ELLIPSOID, ellipsoidForRange, ellipsoidTarget, fitEllipsoid, type EllipsoidFitResult } from './ellipsoid-init.js';
 export { RefineModel, borderDepthFor, buildRefineNets, copyNetWeights, depthBeforeBorder, netVariables, renderComposite, secondOrderSmoothness } from './nets.js';
 export { LatentProjector, OffsetEncoder, PretrainedOffsets, inversionLoss, resizeTo, type OffsetPredictor } from './offset-encoder.js';

@@ -1,6 +1,7 @@
-// Step 3 (C.7): train D, A, V and L on the input (the Step-1 loss with smoothness) plus batches of projected samples
-// from the bank, walked in a shuffled order (reshuffled from the session's Rng after each pass). Each projected
-// sample gets its own predicted view and light but the input's depth and albedo.
+// Step 3 (C.7): train the nets of `step3Nets` (the paper: D, A, V and L) on the input (the Step-1 loss with
+// smoothness) plus batches of projected samples from the bank, walked in a shuffled order (reshuffled from the
+// session's Rng after each pass). Each projected sample gets its own predicted view and light but the input's depth
+// and albedo.
 import type * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
@@ -37,7 +38,7 @@ class BankWalk {
   }
 }
 
-/** Runs `iters` Step-3 iterations with a fresh Adam on D, A, V, L; returns the loss of each. */
+/** Runs `iters` Step-3 iterations with a fresh Adam on the `step3Nets`; returns the loss of each. */
 export async function runStep3(s: RefineSession, stage: number, iters: number, onProgress?: ProgressFn): Promise<number[]> {
   const { config, model, bank } = s;
   if (iters > 0 && bank.count === 0) throw new Gan3dError('Step 3 needs projected samples: the bank is empty (run Step 2 first).', 'BAD_ARGUMENT');
@@ -45,7 +46,7 @@ export async function runStep3(s: RefineSession, stage: number, iters: number, o
   const n = imageSize(s);
   const b = Math.min(config.batch, Math.max(bank.count, 1));
   const phase = new AdamPhase({
-    variables: netVariables(model, ['depth', 'albedo', 'light', 'view']),
+    variables: netVariables(model, config.step3Nets),
     lr: config.lr,
     weightDecay: config.weightDecay,
     loss: (x) => {
