@@ -145,7 +145,7 @@ export function registerReconstructCommand(program: Command): void {
     .option('--refine', 'refine each image with GAN2Shape first, one at a time (as `gan3d refine`; writes <name>-refine/ too; --batch does not apply)')
     .option('--gan <dir>', 'with --refine: the 2D GAN prior (default models/gan)')
     .option('--init <kind>', 'with --refine: photogeo (start from --model) or ellipsoid (default photogeo)')
-    .option('--projection <how>', 'with --refine: Step 2 by a fresh offset encoder (encoder, default), the GAN\'s inversion encoder fine-tuned (pretrained) or per-sample W fits (optimize)')
+    .option('--projection <how>', 'with --refine: Step 2 by the GAN\'s inversion encoder fine-tuned (pretrained, default), a fresh offset encoder (encoder) or per-sample W fits (optimize)')
     .option('--encoder <dir>', 'with --refine --projection pretrained: the GAN\'s inversion encoder (default models/gan-encoder)')
     .option('--lambda-proj <x>', 'with --refine: weight of the projected samples in Step 3 (default 1)')
     .option('--parser <dir>', 'with --refine --init ellipsoid: the object-mask parser (default models/parser)')

@@ -123,7 +123,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   if (opts.resume && opts.force) throw new Gan3dError('--resume continues a refinement and --force deletes it: give one of them.', 'BAD_ARGUMENT');
   const init = opts.init ?? 'photogeo';
   if (init !== 'photogeo' && init !== 'ellipsoid') throw new Gan3dError(`--init must be photogeo or ellipsoid, got "${init}".`, 'BAD_ARGUMENT');
-  const projection = opts.projection ?? 'encoder';
+  const projection = opts.projection ?? 'pretrained';
   if (!(REFINE_PROJECTIONS as readonly string[]).includes(projection)) {
     throw new Gan3dError(`--projection must be ${REFINE_PROJECTIONS.join(', ')}, got "${projection}".`, 'BAD_ARGUMENT');
   }
@@ -180,7 +180,12 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
     if (config.init === 'photogeo') photogeo = await loadPhotoGeoModel(opts.model ?? DEFAULT_MODEL_DIR);
     else parser = await loadParserModel(opts.parser ?? DEFAULT_PARSER_DIR);
     if (config.projection === 'pretrained') {
-      encoder = await loadEncoderModel(opts.encoder ?? DEFAULT_ENCODER_DIR);
+      try {
+        encoder = await loadEncoderModel(opts.encoder ?? DEFAULT_ENCODER_DIR);
+      } catch (e) {
+        if (e instanceof Gan3dError && e.code === 'MODEL_NOT_FOUND') throw new Gan3dError(`${e.message} (Or refine with --projection encoder, which needs none.)`, e.code);
+        throw e;
+      }
       const warning = encoderGanWarning(encoder, gan.id);
       if (warning) process.stderr.write(`${warning}\n`);
     }
@@ -295,8 +300,8 @@ export function registerRefineCommand(program: Command): void {
     .option('--parser <dir>', 'the object-mask parser (--init ellipsoid)', DEFAULT_PARSER_DIR)
     .option(
       '--projection <how>',
-      'Step 2: encoder (train a fresh latent-offset encoder, C.4), pretrained (fine-tune a copy of the GAN\'s inversion encoder instead) or optimize (fit each bank sample in W; step-2 length = Adam steps per sample)',
-      'encoder',
+      'Step 2: pretrained (fine-tune a copy of the GAN\'s inversion encoder, --encoder), encoder (train a fresh latent-offset encoder, the paper\'s C.4) or optimize (fit each bank sample in W; step-2 length = Adam steps per sample)',
+      'pretrained',
     )
     .option('--encoder <dir>', 'the GAN\'s inversion encoder, for --projection pretrained', DEFAULT_ENCODER_DIR)
     .option('--lambda-proj <x>', 'weight of the projected samples in Step 3 (default 1; 0: the input alone)')

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { initBackend } from '../../src/engine/backend.js';
 import { encodePng8, signedToUint8 } from '../../src/io/png.js';
 import { registerReconstructCommand } from '../../src/cli/reconstruct.js';
+import { saveEncoderBundle } from '../../src/pipelines/encoder-bundle.js';
 import { saveGanBundle } from '../../src/pipelines/gan-bundle.js';
 import { savePhotoGeoBundle } from '../../src/pipelines/model-bundle.js';
 import { tinyWorld, type TinyWorld } from '../pipelines/fixtures/tiny-refine.js';
@@ -23,6 +24,7 @@ before(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-reconstruct-refine-'));
   await saveGanBundle(path.join(root, 'gan'), { generator: world.generator, discriminator: world.discriminator }, { id: 'tiny-gan' });
   await savePhotoGeoBundle(path.join(root, 'photogeo'), world.photogeo, { id: 'tiny-photogeo' });
+  await saveEncoderBundle(path.join(root, 'encoder'), world.encoder, { id: 'tiny-encoder', gan: { id: 'tiny-gan', resolution: 64, zDim: 16, wDim: 16, numWs: world.generator.numWs, step: 0 } });
   png = path.join(root, 'face.png');
   await fs.writeFile(png, await encodePng8(signedToUint8(world.image), 64, 64, 3));
 });
@@ -39,7 +41,7 @@ async function cli(...args: string[]): Promise<void> {
 
 test('reconstruct --refine writes the reconstruct files and the refine folder with projected rotation frames', async () => {
   const out = path.join(root, 'out');
-  const common = ['-o', out, '--model', path.join(root, 'photogeo'), '--gan', path.join(root, 'gan'), '--stages', '1', '--stage1', '2,2,2', '--invert-steps', '2', '--quiet'];
+  const common = ['-o', out, '--model', path.join(root, 'photogeo'), '--gan', path.join(root, 'gan'), '--encoder', path.join(root, 'encoder'), '--stages', '1', '--stage1', '2,2,2', '--invert-steps', '2', '--quiet'];
   await cli(png, '--refine', ...common);
   for (const f of ['input.png', 'depth.png', 'normal.png', 'albedo.png', 'shading.png', 'reconstruction.png', 'mesh.glb', 'mesh.obj', 'rotate.gif', 'relight.gif', 'meta.json']) {
     await fs.access(path.join(out, 'face', f));

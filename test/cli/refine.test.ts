@@ -7,6 +7,7 @@ import { initBackend } from '../../src/engine/backend.js';
 import { encodePng8, signedToUint8 } from '../../src/io/png.js';
 import { ParserNet } from '../../src/models/parser/model.js';
 import { refineCommand, type RefineCommandOptions } from '../../src/cli/refine.js';
+import { saveEncoderBundle } from '../../src/pipelines/encoder-bundle.js';
 import { saveGanBundle } from '../../src/pipelines/gan-bundle.js';
 import { savePhotoGeoBundle } from '../../src/pipelines/model-bundle.js';
 import { saveParserBundle } from '../../src/pipelines/parser-bundle.js';
@@ -22,6 +23,7 @@ before(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'gan3d-refine-cli-'));
   await saveGanBundle(path.join(root, 'gan'), { generator: world.generator, discriminator: world.discriminator }, { id: 'tiny-gan' });
   await savePhotoGeoBundle(path.join(root, 'photogeo'), world.photogeo, { id: 'tiny-photogeo' });
+  await saveEncoderBundle(path.join(root, 'encoder'), world.encoder, { id: 'tiny-encoder', gan: { id: 'tiny-gan', resolution: 64, zDim: 16, wDim: 16, numWs: world.generator.numWs, step: 0 } });
   const parser = new ParserNet(1, { widths: [4, 4, 8, 8] });
   await saveParserBundle(path.join(root, 'parser'), parser, { id: 'tiny-parser' });
   parser.dispose();
@@ -39,6 +41,7 @@ function options(out: string, extra: Partial<RefineCommandOptions> = {}): Refine
     gan: path.join(root, 'gan'),
     model: path.join(root, 'photogeo'),
     parser: path.join(root, 'parser'),
+    encoder: path.join(root, 'encoder'),
     invertSteps: '3',
     gif: false,
     quiet: true,
@@ -70,8 +73,10 @@ test('gan3d refine: the reconstruct exports of the refined model, snapshots, ref
   await assert.rejects(refineCommand([png], options(out, { init: 'box' })), /--init must be photogeo or ellipsoid/);
   await assert.rejects(refineCommand([png], options(out, { stage1: '1,2' })), /--stage1 must be three whole numbers/);
   await assert.rejects(refineCommand([png], options(out, { rotateYaw: '120' })), /--rotate-yaw must be a number of degrees in 0\.\.90/);
-  await assert.rejects(refineCommand([png], options(out, { projection: 'sgd' })), /--projection must be encoder or optimize/);
+  await assert.rejects(refineCommand([png], options(out, { projection: 'sgd' })), /--projection must be encoder, pretrained, optimize/);
   await assert.rejects(refineCommand([png], options(out, { lambdaProj: '-1' })), /--lambda-proj must be a number ≥ 0/);
+  // The default projection needs the GAN's inversion encoder: a missing one is named.
+  await assert.rejects(refineCommand([png], options(path.join(root, 'no-encoder'), { encoder: path.join(root, 'missing') })), /No encoder at .*missing.*--projection encoder/);
 });
 
 test('gan3d refine --init ellipsoid uses the parser mask', async () => {

@@ -29,6 +29,7 @@ function options(outDir: string | undefined, extra: Partial<RefineImageOptions> 
     projectInput: () => world.w,
     photogeo: { model: world.photogeo, id: 'tiny-photogeo' },
     mask: world.mask,
+    inversionEncoder: { encoder: world.encoder, id: 'tiny-encoder' },
     outDir,
     config: { ...TINY_SCHEDULE, init: 'ellipsoid', depthRange: [0.96, 1.04] },
     ...extra,
@@ -103,7 +104,7 @@ test('a refinement stopped after a stage and resumed equals an uninterrupted one
 
 test("projection 'pretrained' needs the inversion encoder, fine-tunes a copy and leaves the given one unchanged", async () => {
   const config = { ...TINY_SCHEDULE, init: 'photogeo' as const, stages: 1, projection: 'pretrained' as const };
-  await assert.rejects(refineImage(options(undefined, { config })), /inversion encoder/);
+  await assert.rejects(refineImage(options(undefined, { config, inversionEncoder: undefined })), /inversion encoder/);
   const inversion = new Encoder(5, { imageSize: 64, wDim: 16, widths: [8, 8, 8, 8] });
   const weights = inversion.variables().map((v) => Float32Array.from(v.dataSync() as Float32Array));
   const tensors = tf.memory().numTensors;

@@ -88,7 +88,7 @@ export interface RefineConfig {
 export const REFINE_DEFAULTS: Readonly<RefineConfig> = Object.freeze({
   seed: 0,
   init: 'photogeo',
-  projection: 'encoder',
+  projection: 'pretrained',
   stages: 2,
   firstStage: { step1: 100, step2: 100, step3: 100 },
   laterStages: { step1: 50, step2: 60, step3: 80 },
