@@ -105,6 +105,9 @@ test('a refinement stopped after a stage and resumed equals an uninterrupted one
 test("projection 'pretrained' needs the inversion encoder, fine-tunes a copy and leaves the given one unchanged", async () => {
   const config = { ...TINY_SCHEDULE, init: 'photogeo' as const, stages: 1, projection: 'pretrained' as const };
   await assert.rejects(refineImage(options(undefined, { config, inversionEncoder: undefined })), /inversion encoder/);
+  const wide = new Encoder(5, { imageSize: 64, wDim: 32, widths: [8, 8, 8, 8] });
+  await assert.rejects(refineImage(options(undefined, { config, inversionEncoder: { encoder: wide } })), /width 32 .* needs width 16/);
+  wide.dispose();
   const inversion = new Encoder(5, { imageSize: 64, wDim: 16, widths: [8, 8, 8, 8] });
   const weights = inversion.variables().map((v) => Float32Array.from(v.dataSync() as Float32Array));
   const tensors = tf.memory().numTensors;

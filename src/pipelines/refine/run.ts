@@ -121,6 +121,14 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
   if (config.projection === 'pretrained' && !options.inversionEncoder) {
     throw new Gan3dError("Projection 'pretrained' needs the GAN's inversion encoder (models/gan-encoder): pass one, or use projection 'encoder'.", 'BAD_ARGUMENT');
   }
+  const inv = options.inversionEncoder?.encoder.config;
+  if (config.projection === 'pretrained' && inv && (inv.wDim !== options.gan.generator.config.wDim || inv.imageSize !== size)) {
+    throw new Gan3dError(
+      `The inversion encoder predicts w of width ${inv.wDim} from ${inv.imageSize}×${inv.imageSize} images; refinement needs width ` +
+        `${options.gan.generator.config.wDim} (this GAN's) from ${size}×${size}: use the encoder trained for this GAN (gan3d train encoder --gan …).`,
+      'MODEL_INCOMPATIBLE',
+    );
+  }
   let encoder: OffsetPredictor | null = null;
   let projector: LatentProjector | null = null;
   try {
