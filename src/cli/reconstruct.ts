@@ -37,6 +37,8 @@ export interface ReconstructCommandOptions {
   seed?: string;
   invertSteps?: string;
   resume?: boolean;
+  /** --no-object-mask (with --refine) sets this to false. */
+  objectMask?: boolean;
 }
 
 const REFINE_ONLY = ['gan', 'init', 'projection', 'encoder', 'lambdaProj', 'parser', 'stages', 'stage1', 'later', 'seed', 'invertSteps', 'resume'] as const;
@@ -59,6 +61,7 @@ export async function reconstructRefineCommand(inputs: string[], opts: Reconstru
     seed: opts.seed,
     invertSteps: opts.invertSteps,
     resume: opts.resume,
+    objectMask: opts.objectMask,
     force: opts.force,
     crop: opts.crop,
     gifSize: opts.gifSize,
@@ -148,7 +151,8 @@ export function registerReconstructCommand(program: Command): void {
     .option('--projection <how>', 'with --refine: Step 2 by the GAN\'s inversion encoder fine-tuned (pretrained, default), a fresh offset encoder (encoder) or per-sample W fits (optimize)')
     .option('--encoder <dir>', 'with --refine --projection pretrained: the GAN\'s inversion encoder (default models/gan-encoder)')
     .option('--lambda-proj <x>', 'with --refine: weight of the projected samples in Step 3 (default 1)')
-    .option('--parser <dir>', 'with --refine --init ellipsoid: the object-mask parser (default models/parser)')
+    .option('--parser <dir>', 'with --refine: the object-mask parser (default models/parser)')
+    .option('--no-object-mask', 'with --refine: fit the input over the render\'s mask alone, not also the parser\'s object mask')
     .option('--stages <n>', 'with --refine: stages of Step 1 → 2 → 3')
     .option('--stage1 <a,b,c>', 'with --refine: iterations of Steps 1, 2, 3 in the first stage')
     .option('--later <a,b,c>', 'with --refine: iterations of Steps 1, 2, 3 in later stages')
@@ -160,7 +164,8 @@ export function registerReconstructCommand(program: Command): void {
         await reconstructRefineCommand(inputs, opts);
         return;
       }
-      const stray = REFINE_ONLY.filter((k) => opts[k] !== undefined);
+      const stray: string[] = REFINE_ONLY.filter((k) => opts[k] !== undefined);
+      if (opts.objectMask === false) stray.push('noObjectMask');
       if (stray.length > 0) {
         const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
         throw new Gan3dError(`${stray.map(flag).join(', ')} only apply with --refine.`, 'BAD_ARGUMENT');

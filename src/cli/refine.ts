@@ -62,6 +62,8 @@ export interface RefineCommandOptions {
   gifSize?: string;
   resume?: boolean;
   force?: boolean;
+  /** commander's --no-object-mask sets this to false: the input's reconstruction terms use the render's mask alone. */
+  objectMask?: boolean;
   /** commander's --no-gif / --no-mesh set these to false. */
   gif?: boolean;
   mesh?: boolean;
@@ -137,6 +139,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   set('batch', whole('batch', opts.batch, 1));
   set('collectIters', whole('collect', opts.collect, 1));
   set('seed', whole('seed', opts.seed, 0));
+  if (opts.objectMask === false) flagged.inputObjectMask = false;
   if (opts.lambdaProj !== undefined) {
     const v = Number(opts.lambdaProj);
     if (opts.lambdaProj.trim() === '' || !(v >= 0 && Number.isFinite(v))) throw new Gan3dError(`--lambda-proj must be a number ≥ 0, got "${opts.lambdaProj}".`, 'BAD_ARGUMENT');
@@ -178,7 +181,7 @@ export async function refineCommand(inputs: string[], opts: RefineCommandOptions
   const showBar = !opts.quiet && process.stderr.isTTY === true;
   try {
     if (config.init === 'photogeo') photogeo = await loadPhotoGeoModel(opts.model ?? DEFAULT_MODEL_DIR);
-    else parser = await loadParserModel(opts.parser ?? DEFAULT_PARSER_DIR);
+    if (config.init === 'ellipsoid' || config.inputObjectMask) parser = await loadParserModel(opts.parser ?? DEFAULT_PARSER_DIR);
     if (config.projection === 'pretrained') {
       try {
         encoder = await loadEncoderModel(opts.encoder ?? DEFAULT_ENCODER_DIR);
@@ -297,7 +300,8 @@ export function registerRefineCommand(program: Command): void {
     .option('--gan <dir>', 'the 2D GAN prior: bundle, checkpoint or run folder', DEFAULT_GAN_DIR)
     .option('--init <kind>', 'photogeo: start from the amortized model; ellipsoid: fresh nets, depth fitted to the parser mask\'s ellipsoid', 'photogeo')
     .option('--model <dir>', 'the photogeo model to start from (--init photogeo)', DEFAULT_MODEL_DIR)
-    .option('--parser <dir>', 'the object-mask parser (--init ellipsoid)', DEFAULT_PARSER_DIR)
+    .option('--parser <dir>', 'the object-mask parser (the input\'s mask and --init ellipsoid\'s prior)', DEFAULT_PARSER_DIR)
+    .option('--no-object-mask', 'fit the input over the render\'s mask alone, not also the parser\'s object mask')
     .option(
       '--projection <how>',
       'Step 2: pretrained (fine-tune a copy of the GAN\'s inversion encoder, --encoder), encoder (train a fresh latent-offset encoder, the paper\'s C.4) or optimize (fit each bank sample in W; step-2 length = Adam steps per sample)',

@@ -64,4 +64,5 @@ test('reconstruct --refine writes the reconstruct files and the refine folder wi
   await cli(png, '--refine', '--resume', ...common);
   // The refinement flags need --refine.
   await assert.rejects(cli(png, '-o', path.join(root, 'plain'), '--resume', '--stages', '2'), /--stages, --resume only apply with --refine/);
+  await assert.rejects(cli(png, '-o', path.join(root, 'plain'), '--no-object-mask'), /--no-object-mask only apply with --refine/);
 });

@@ -86,3 +86,11 @@ test('gan3d refine --init ellipsoid uses the parser mask', async () => {
   assert.equal(r.images[0].result.history[0].iters, TINY_SCHEDULE.ellipsoid!.steps);
   await fs.access(path.join(out, 'face', 'depth.png'));
 });
+
+test('gan3d refine fits the input inside the parser mask by default; --no-object-mask needs no parser', async () => {
+  const missing = path.join(root, 'no-parser');
+  await assert.rejects(refineCommand([png], options(path.join(root, 'masked'), { parser: missing })), /parser/i);
+  const r = await refineCommand([png], options(path.join(root, 'unmasked'), { parser: missing, objectMask: false, mesh: false, config: { ...TINY_SCHEDULE, stages: 1, firstStage: { step1: 1, step2: 1, step3: 1 } } }));
+  assert.equal(r.images[0].result.config.inputObjectMask, false);
+  assert.equal(r.images[0].result.status, 'completed');
+});

@@ -99,7 +99,18 @@ test('a refinement stopped after a stage and resumed equals an uninterrupted one
   await assert.rejects(refineImage(options(out, { resume: true, image: other })), /of another image/);
   await assert.rejects(refineImage(options(out, { resume: true, config: { ...TINY_SCHEDULE, init: 'ellipsoid', depthRange: [0.96, 1.04], batch: 3 } })), /another refinement config/);
   await assert.rejects(refineImage(options(path.join(root, 'empty'), { resume: true })), /Nothing to resume/);
-  await assert.rejects(refineImage(options(undefined, { mask: undefined })), /needs an object mask/);
+  await assert.rejects(refineImage(options(undefined, { mask: undefined })), /ellipsoid initialisation needs an object mask/);
+  // Resuming with another object mask is refused: it changes what the input's terms fit.
+  const shifted = Float32Array.from(world.mask, (_, i) => world.mask[(i + 64) % world.mask.length]);
+  await assert.rejects(refineImage(options(out, { resume: true, mask: shifted })), /another refinement config/);
+});
+
+test('inputObjectMask: the photogeo init needs a mask (or parser) of the right size; off, it needs none', async () => {
+  const config = { ...TINY_SCHEDULE, init: 'photogeo' as const, stages: 1 };
+  await assert.rejects(refineImage(options(undefined, { config, mask: undefined })), /inputObjectMask needs an object mask/);
+  await assert.rejects(refineImage(options(undefined, { config, mask: new Float32Array(32 * 32) })), /must have 4096 values/);
+  const r = await refineImage(options(undefined, { config: { ...config, inputObjectMask: false }, mask: undefined, stopAfterPhases: 2 }));
+  assert.equal(r.phasesDone, 2);
 });
 
 test("projection 'pretrained' needs the inversion encoder, fine-tunes a copy and leaves the given one unchanged", async () => {

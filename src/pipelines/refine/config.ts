@@ -54,6 +54,10 @@ export interface RefineConfig {
   featureBlocks: number;
   /** C.5: λ_reg of 0.01 · mean(Δw²). */
   lambdaReg: number;
+  /** Restrict the input's reconstruction terms (Steps 1 and 3) to its object mask (the parser's), not only the render's
+   *  mask. Not in the paper; measured on SynFace (README): without it a face whose shadowed side merges into a dark
+   *  background can grow into the background and twist its view. */
+  inputObjectMask: boolean;
   /** The nets Step 3 trains (C.7: all four). */
   step3Nets: RefineNet[];
   /** Flip branch in Step 1 / Step 3, per stage (the last entry repeats). Synface: [false] / [true]. */
@@ -101,6 +105,7 @@ export const REFINE_DEFAULTS: Readonly<RefineConfig> = Object.freeze({
   lambdaFeat: 1,
   featureBlocks: 4,
   lambdaReg: 0.01,
+  inputObjectMask: true,
   step3Nets: ['depth', 'albedo', 'light', 'view'],
   flip1: [false],
   flip3: [true],
@@ -181,6 +186,7 @@ export function checkRefineConfig(c: RefineConfig): void {
   if (!(Array.isArray(c.step3Nets) && c.step3Nets.length >= 1 && c.step3Nets.every((n, i) => REFINE_NETS.includes(n) && c.step3Nets.indexOf(n) === i))) {
     problems.push(`step3Nets must list distinct nets among ${REFINE_NETS.join(', ')}, got [${String(c.step3Nets)}]`);
   }
+  if (typeof c.inputObjectMask !== 'boolean') problems.push(`inputObjectMask must be true or false, got ${String(c.inputObjectMask)}`);
   if (!(c.flip1.length >= 1 && c.flip3.length >= 1)) problems.push('flip1 and flip3 need at least one entry');
   if (c.randLight.length !== 7 || !(c.randLight[0] <= c.randLight[1] && c.randLight[2] <= c.randLight[3] && c.randLight[4] <= c.randLight[5])) {
     problems.push(`randLight must be [x_min, x_max, y_min, y_max, r_min, r_max, α] with min ≤ max, got [${c.randLight}]`);

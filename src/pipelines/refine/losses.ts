@@ -25,15 +25,17 @@ export function reconstructionL1(recon: tf.Tensor4D, reconFlip: tf.Tensor4D | un
   });
 }
 
-/** L₁(I): the input re-rendered from its own depth, albedo, light and view (+ flip), plus λ_s [Sm(d) + Sm(s_d)]. */
-export function inputLoss(model: PhotoGeoModel, image: tf.Tensor4D, config: RefineConfig, flip: boolean, smooth: boolean): InputLoss {
+/** L₁(I): the input re-rendered from its own depth, albedo, light and view (+ flip), plus λ_s [Sm(d) + Sm(s_d)]. The L1
+ *  is taken over the render's mask, times `objectMask` [1, S, S, 1] when given (config.inputObjectMask): without it
+ *  the fit may grow the face into a background as dark as its shadowed side, and twist the view and light to do so. */
+export function inputLoss(model: PhotoGeoModel, image: tf.Tensor4D, config: RefineConfig, flip: boolean, smooth: boolean, objectMask?: tf.Tensor4D): InputLoss {
   return tf.tidy(() => {
     const depth = model.decodeDepth(model.depthNet.apply(image));
     const albedo = model.albedoNet.apply(image);
     const light = predictLight(model, image);
     const view = model.decodeView(predictViewRaw(model, image));
     const r = renderComposite(model, depth, albedo, light, view, flip);
-    const l1 = reconstructionL1(r.recon, r.reconFlip, image, r.mask);
+    const l1 = reconstructionL1(r.recon, r.reconFlip, image, objectMask ? (tf.mul(r.mask, objectMask) as tf.Tensor4D) : r.mask);
     const sm = smooth && config.lambdaSmooth > 0 ? tf.add(secondOrderSmoothness(depth), secondOrderSmoothness(r.diffuse)) : tf.scalar(0);
     const total = tf.add(l1, tf.mul(sm, config.lambdaSmooth)) as tf.Scalar;
     return { total, l1, smooth: sm, depth, albedo } as unknown as tf.TensorContainer;

@@ -42,7 +42,7 @@ export interface RefineImageOptions {
   inversionEncoder?: { encoder: Encoder; id?: string };
   /** The amortized model, for init 'photogeo' (its D, A, V, L are copied; it is not changed). */
   photogeo?: { model: PhotoGeoModel; id?: string };
-  /** The object mask [S·S] in [0, 1] for init 'ellipsoid'; or a parser to predict it. */
+  /** The object mask [S·S] in [0, 1], for init 'ellipsoid' and config.inputObjectMask; or a parser to predict it. */
   mask?: Float32Array;
   parser?: ParserNet;
   /** Checkpoints (`checkpoints/`) and snapshots (`stages/`) go here; without it nothing is written. */
@@ -96,9 +96,10 @@ export function scheduleNames(config: RefineConfig): string[] {
 }
 
 /** What a checkpoint must agree on to be resumed. */
-function checkpointConfig(config: RefineConfig, model: PhotoGeoModel, options: RefineImageOptions): unknown {
+function checkpointConfig(config: RefineConfig, model: PhotoGeoModel, options: RefineImageOptions, mask: Float32Array | null): unknown {
   return {
     refine: config,
+    ...(mask ? { objectMask: imageDigest(mask) } : {}),
     nets: model.config,
     gan: { id: options.gan.id ?? null, config: options.gan.generator.config },
     ...(options.bankSource ? { bank: 'bankSource' } : {}),
@@ -131,7 +132,10 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
   }
   let encoder: OffsetPredictor | null = null;
   let projector: LatentProjector | null = null;
+  let objectMask: tf.Tensor4D | undefined;
   try {
+    const mask = objectMaskOf(options, image, config, size);
+    if (mask && config.inputObjectMask) objectMask = tf.tensor4d(mask, [1, size, size, 1]);
     const inputSha256 = imageDigest(options.image);
     let progress: RefineProgressState;
     const peek = options.resume ? await peekRefineState(options.outDir!) : null;
@@ -145,8 +149,8 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
       config.projection === 'pretrained'
         ? new PretrainedOffsets(copyEncoder(options.inversionEncoder!.encoder))
         : new OffsetEncoder((config.seed * 7919 + 17) >>> 0, config.encoderWidth, projector.codeDim);
-    const session: RefineSession = { config, model, encoder, projector, image, rng: new Rng((config.seed + 0x5eed) >>> 0), bank: emptyBank() };
-    const ckptConfig = checkpointConfig(config, model, options);
+    const session: RefineSession = { config, model, encoder, projector, image, objectMask, rng: new Rng((config.seed + 0x5eed) >>> 0), bank: emptyBank() };
+    const ckptConfig = checkpointConfig(config, model, options, mask);
     if (peek) progress = await loadRefineState(options.outDir!, session, ckptConfig);
     else progress = { phasesDone: 0, history: [], w: Array.from(w), inputSha256, elapsedSeconds: 0 };
 
@@ -169,9 +173,7 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
       let stage = -1;
       if (p === 0) {
         if (config.init === 'ellipsoid') {
-          const mask = options.mask ?? (options.parser ? tf.tidy(() => options.parser!.predict(image)).dataSync() as Float32Array : null);
-          if (!mask) throw new Gan3dError('The ellipsoid initialisation needs an object mask: pass a mask or a parser (models/parser).', 'BAD_ARGUMENT');
-          const fit = await fitEllipsoid(model, image, mask, config, (iter, loss) => onProgress?.({ phase: 'ellipsoid', stage: 0, iter, iters: config.ellipsoid.steps, loss }));
+          const fit = await fitEllipsoid(model, image, mask!, config, (iter, loss) => onProgress?.({ phase: 'ellipsoid', stage: 0, iter, iters: config.ellipsoid.steps, loss }));
           losses = fit.losses;
         }
       } else {
@@ -242,8 +244,22 @@ export async function refineImage(options: RefineImageOptions): Promise<RefineIm
     if (!options.keepModel) model.dispose();
     encoder?.dispose();
     projector?.dispose();
+    objectMask?.dispose();
     image.dispose();
   }
+}
+
+/** The input's object mask [S·S] (given, or predicted by the parser) when the config needs one (init 'ellipsoid',
+ *  inputObjectMask), else null. */
+function objectMaskOf(options: RefineImageOptions, image: tf.Tensor4D, config: RefineConfig, size: number): Float32Array | null {
+  if (config.init !== 'ellipsoid' && !config.inputObjectMask) return null;
+  const mask = options.mask ?? (options.parser ? (tf.tidy(() => options.parser!.predict(image)).dataSync() as Float32Array) : null);
+  if (!mask) {
+    const why = config.init === 'ellipsoid' ? 'The ellipsoid initialisation' : 'Refinement with inputObjectMask';
+    throw new Gan3dError(`${why} needs an object mask: pass a mask or a parser (models/parser).`, 'BAD_ARGUMENT');
+  }
+  if (mask.length !== size * size) throw new Gan3dError(`The object mask must have ${size * size} values (${size}×${size}), got ${mask.length}.`, 'BAD_SHAPE');
+  return Float32Array.from(mask);
 }
 
 /** A trainable copy of an inversion encoder (same config, weights assigned by name). */

@@ -22,6 +22,8 @@ export interface RefineSession {
   projector: LatentProjector;
   /** The input [1, S, S, 3] in [-1, 1]. */
   image: tf.Tensor4D;
+  /** The input's object mask [1, S, S, 1] in [0, 1] that restricts its reconstruction terms (config.inputObjectMask). */
+  objectMask?: tf.Tensor4D;
   rng: Rng;
   bank: Bank;
 }

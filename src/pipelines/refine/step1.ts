@@ -16,7 +16,7 @@ export async function runStep1(s: RefineSession, stage: number, iters: number, o
     lr: config.lr,
     weightDecay: config.weightDecay,
     loss: (x) => {
-      const l = inputLoss(model, x.image as tf.Tensor4D, config, flip, false);
+      const l = inputLoss(model, x.image as tf.Tensor4D, config, flip, false, s.objectMask);
       return l.total;
     },
   });

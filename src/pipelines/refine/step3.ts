@@ -50,7 +50,7 @@ export async function runStep3(s: RefineSession, stage: number, iters: number, o
     lr: config.lr,
     weightDecay: config.weightDecay,
     loss: (x) => {
-      const input = inputLoss(model, x.image as tf.Tensor4D, config, flip, true);
+      const input = inputLoss(model, x.image as tf.Tensor4D, config, flip, true, s.objectMask);
       const proj = projectedLoss(model, input.depth, input.albedo, x.projected as tf.Tensor4D, x.masks as tf.Tensor4D, config, flip);
       return input.total.add(proj.mul(config.lambdaProj));
     },
