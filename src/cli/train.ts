@@ -19,7 +19,7 @@ import {
 } from '../pipelines/train-photogeo.js';
 import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
 import { STYLEGAN_WIDTHS, type StyleGanConfig } from '../models/stylegan/config.js';
-import { createGanTrainer, resolveImageFolder, savedGanSettings } from '../pipelines/train-gan.js';
+import { createGanTrainer, loadGanInit, resolveImageFolder, savedGanSettings, type GanInitRecord } from '../pipelines/train-gan.js';
 import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
 import type { FeatureNetOverrides } from '../models/features/config.js';
 import { createFeaturesTrainer, savedFeaturesSettings } from '../pipelines/train-features.js';
@@ -210,6 +210,12 @@ export interface TrainGanOptions {
   widths?: string;
   /** Training threads, main included (default: GAN3D_THREADS, else the core count capped at 2); 1 = single-threaded. */
   threads?: string;
+  /** Fine-tuning: start a new run from this run's (or checkpoint's) G, D, EMA generator and tracked means. */
+  init?: string;
+  /** Adam learning rate of G and D (default 0.002; a fine-tune may lower it). */
+  lr?: string;
+  /** Half-life of the EMA generator in images (default 10000). */
+  emaHalfLife?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -259,7 +265,19 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
     widths = STYLEGAN_WIDTHS[opts.widths as keyof typeof STYLEGAN_WIDTHS];
   }
   const outDir = path.resolve(opts.out);
-  let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...opts.model };
+  if (opts.init !== undefined && opts.resume) {
+    throw new Gan3dError('--init starts a new run from a GAN checkpoint; --resume continues a run from its own checkpoint: give one of them.', 'BAD_ARGUMENT');
+  }
+  if (opts.init !== undefined && widths) throw new Gan3dError('--init keeps the starting GAN\'s widths: leave out --widths.', 'BAD_ARGUMENT');
+  let lr: number | undefined;
+  if (opts.lr !== undefined) {
+    lr = Number(opts.lr);
+    if (opts.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0) throw new Gan3dError(`--lr must be a positive number, got "${opts.lr}".`, 'BAD_ARGUMENT');
+  }
+  const emaHalfLife = count('ema-half-life', opts.emaHalfLife, 0);
+  const tuned: Partial<StyleGanConfig> = { ...(lr !== undefined ? { lrG: lr, lrD: lr } : {}), ...(emaHalfLife !== undefined ? { emaHalfLifeImages: emaHalfLife } : {}) };
+  let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...opts.model };
+  let init: { record: GanInitRecord; weights?: Map<string, Float32Array> } | undefined;
   if (opts.resume) {
     // A resume continues with the run's own seed and model unless they are given again (then they must match).
     const saved = await savedGanSettings(outDir);
@@ -268,7 +286,11 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       if (widths && JSON.stringify(saved.model.generatorChannels) !== JSON.stringify({ ...saved.model.generatorChannels, ...widths })) {
         throw new Gan3dError(`${outDir} was trained with other widths: resume without --widths, or start a new run with --force.`, 'BAD_ARGUMENT');
       }
+      for (const [k, v] of Object.entries(tuned) as [keyof StyleGanConfig, number][]) {
+        if (saved.model[k] !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k])}: resume without --lr/--ema-half-life (or with the same), or start a new run.`, 'BAD_ARGUMENT');
+      }
       if (opts.model === undefined) model = saved.model;
+      if (saved.init) init = { record: saved.init };
       if (saved.model.batchSize !== batchSize) {
         throw new Gan3dError(`${outDir} was trained with --batch ${saved.model.batchSize}: resume with that batch size, or start a new run with --force.`, 'BAD_ARGUMENT');
       }
@@ -280,14 +302,21 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
     }
   }
   seed ??= 1;
+  if (opts.init !== undefined) {
+    const start = await loadGanInit(opts.init);
+    init = { record: start.record, weights: start.weights };
+    model = { ...start.model, ...tuned, ...opts.model };
+  }
 
   if (!opts.quiet) process.stderr.write(`Decoding the training images of ${opts.data} …\n`);
-  const trainer = await createGanTrainer({ data: opts.data, seed, batchSize, model });
+  const trainer = await createGanTrainer({ data: opts.data, seed, batchSize, model, init });
+  if (init) init.weights = undefined; // (the trainer holds them now)
   try {
     const c = trainer.config.model;
     write(
       `Training the StyleGAN prior (${c.resolution}×${c.resolution}, G ${trainer.generator.parameterCount()} and D ${trainer.discriminator.parameterCount()} parameters) ` +
-        `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
+        `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : init ? `new run from ${shownPath(init.record.checkpoint)}` : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
+        `lr ${c.lrG}, EMA half-life ${c.emaHalfLifeImages} images, ` +
         `${threads === 1 ? 'single-threaded' : `${threads} threads`}).\n` +
         `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
     );
@@ -614,6 +643,9 @@ export function registerTrainCommand(program: Command): void {
     .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
     .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps)')
     .option('--threads <n>', 'training threads, data-parallel (default: GAN3D_THREADS, else the core count capped at 2; 1: single-threaded)')
+    .option('--init <run>', 'start a new run from a GAN run (its newest checkpoint) or checkpoint: its G, D, EMA generator and widths (fine-tuning, e.g. with a lower --lr)')
+    .option('--lr <rate>', 'Adam learning rate of G and D (default 0.002; a resume keeps the run\'s)')
+    .option('--ema-half-life <images>', 'half-life of the EMA generator in images (default 10000; a resume keeps the run\'s)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

@@ -49,7 +49,7 @@ import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
 import type { Batch, PhasedReplica, Replica } from '../engine/parallel/data-parallel.js';
 import { Rng } from '../engine/random.js';
-import { latestCheckpoint } from '../io/checkpoint.js';
+import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
 import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
 import type { EpochIteratorState } from '../train/data-iterator.js';
 import { tileGrid } from '../train/grid.js';
@@ -71,7 +71,52 @@ export interface GanTrainerOptions {
   model?: Partial<StyleGanConfig>;
   /** Probability of mirroring each real image (default 0.5). */
   flipProbability?: number;
+  /** Fine-tuning: start from another run's checkpoint (loadGanInit). On resume give its `record` alone (the run's
+   *  checkpoint holds the weights; the record must match). */
+  init?: { record: GanInitRecord; weights?: Map<string, Float32Array> };
   onLoadProgress?: (done: number, total: number) => void;
+}
+
+/** Where a fine-tuning run started: written into its config (and so into the bundle's training record). */
+export interface GanInitRecord {
+  checkpoint: string;
+  step: number;
+  /** Images the starting run had seen (step × its batch) and its training wall time. */
+  imagesSeen: number;
+  elapsedSeconds: number;
+}
+
+/** The StyleGAN config fields that fix the networks' shapes and function; a fine-tune may change only the others
+ *  (learning rates, betas, R1, style mixing, batch, EMA half-life, truncation of samples). */
+const ARCHITECTURE_KEYS = ['resolution', 'zDim', 'wDim', 'mappingLayers', 'mappingLrMul', 'generatorChannels', 'discriminatorChannels', 'upsample', 'mbstdGroupSize', 'mbstdFeatures', 'wAvgBeta'] as const;
+
+export type GanArchitecture = Pick<StyleGanConfig, (typeof ARCHITECTURE_KEYS)[number]>;
+
+/** The architecture part of a StyleGAN config. */
+export function ganArchitecture(c: StyleGanConfig): GanArchitecture {
+  return Object.fromEntries(ARCHITECTURE_KEYS.map((k) => [k, c[k]])) as GanArchitecture;
+}
+
+/** Reads a `gan3d train gan` checkpoint (a run folder: its newest; or a ckpt-XXXXXXXX folder) to start a fine-tune:
+ *  every weight and buffer (G, D, G_ema, tracked means) by name, the model config and the record. */
+export async function loadGanInit(source: string): Promise<{ record: GanInitRecord; weights: Map<string, Float32Array>; model: StyleGanConfig }> {
+  const dir = path.resolve(source);
+  const runCheckpoints = path.join(dir, 'checkpoints');
+  let ckptDir: string | null = dir;
+  if (!fsSync.existsSync(path.join(dir, 'checkpoint.json'))) ckptDir = fsSync.existsSync(runCheckpoints) ? await latestCheckpoint(runCheckpoints) : await latestCheckpoint(dir);
+  if (!ckptDir || !fsSync.existsSync(ckptDir)) {
+    throw new Gan3dError(`--init ${source}: no GAN training checkpoint there (give a run folder of \`gan3d train gan\` or one of its checkpoints/ckpt-… folders).`, 'MODEL_NOT_FOUND');
+  }
+  const ckpt = await loadCheckpoint(ckptDir, { kind: 'stylegan' });
+  const trainer = (ckpt.config as { trainer?: Partial<GanTrainerConfig> } | null)?.trainer;
+  if (!trainer?.model) throw new Gan3dError(`Checkpoint ${ckpt.path} has no GAN model config (config.trainer.model).`, 'CHECKPOINT_INCOMPATIBLE');
+  const batch = trainer.model.batchSize;
+  const before = trainer.init?.imagesSeen ?? 0;
+  return {
+    record: { checkpoint: path.resolve(ckpt.path), step: ckpt.step, imagesSeen: before + ckpt.step * batch, elapsedSeconds: (trainer.init?.elapsedSeconds ?? 0) + (ckpt.elapsedSeconds ?? 0) },
+    weights: new Map(ckpt.variables.map((v) => [v.name, v.data])),
+    model: trainer.model,
+  };
 }
 
 /** The trainer's config, as written into every checkpoint and checked on resume. */
@@ -84,6 +129,8 @@ export interface GanTrainerConfig {
   dAdamScale: number;
   ema: { halfLifeImages: number; betaPerStep: number };
   samples: { rows: number; columns: number; seed: number; psi: number };
+  /** A fine-tuning run's start. */
+  init?: GanInitRecord;
 }
 
 export type GanTrainer = Trainer & { config: GanTrainerConfig; generator: Generator; ema: Generator; discriminator: Discriminator; dispose(): void };
@@ -104,13 +151,13 @@ export function resolveImageFolder(data: string): { root: string; split: string 
 }
 
 /** The seed and model config a run in `outDir` was trained with (from its newest checkpoint), or null. */
-export async function savedGanSettings(outDir: string): Promise<{ seed: number; model: StyleGanConfig } | null> {
+export async function savedGanSettings(outDir: string): Promise<{ seed: number; model: StyleGanConfig; init?: GanInitRecord } | null> {
   const ckpt = await latestCheckpoint(path.join(outDir, 'checkpoints'));
   if (!ckpt) return null;
   try {
     const json = JSON.parse(await fs.readFile(path.join(ckpt, 'checkpoint.json'), 'utf8')) as { config?: { trainer?: Partial<GanTrainerConfig> } };
     const t = json.config?.trainer;
-    return t && typeof t.seed === 'number' && t.model ? { seed: t.seed, model: t.model } : null;
+    return t && typeof t.seed === 'number' && t.model ? { seed: t.seed, model: t.model, ...(t.init ? { init: t.init } : {}) } : null;
   } catch {
     return null; // the loop's own resume reports a corrupt checkpoint properly
   }
@@ -239,6 +286,7 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     dAdamScale: c,
     ema: { halfLifeImages: model.emaHalfLifeImages, betaPerStep: emaBeta },
     samples: { rows: GRID, columns: GRID, seed: sampleSeed, psi: model.truncationPsi },
+    ...(options.init ? { init: options.init.record } : {}),
   };
 
   const [dReplica, gReplica] = ganPhaseReplicas(generator, discriminator);
@@ -263,6 +311,7 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     ...ema.namedBuffers('G_ema/'),
   ]);
   let batches = 0;
+  const initialWeights = options.init?.weights ? startFrom(options.init.weights, phases, buffers, discriminator, generator) : undefined;
 
   return {
     kind: 'stylegan',
@@ -276,6 +325,7 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     shardGroupSize: model.mbstdGroupSize,
     buffers,
     examplesPerEpoch: dataset.size,
+    ...(initialWeights ? { initialWeights } : {}),
 
     nextBatch(rng: Rng, batchSize: number): Batch {
       const batch = dataset.nextBatch(rng, batchSize);
@@ -330,4 +380,22 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
       discriminator.dispose();
     },
   };
+}
+
+/** A fine-tune's start: assigns the buffers (G_ema, tracked means) from `weights` and returns the trained variables'
+ *  values in the loop's order (the phases' variables, D then G). Every name must be there with its shape. */
+function startFrom(weights: Map<string, Float32Array>, phases: TrainerPhase[], buffers: Map<string, tf.Variable>, d: Discriminator, g: Generator): Float32Array[] {
+  const trained = new Map<string, tf.Variable>([...[...d.namedVariables()].map(([k, v]) => [`D/${k}`, v] as const), ...[...g.namedVariables()].map(([k, v]) => [`G/${k}`, v] as const)]);
+  const take = (name: string, v: tf.Variable): Float32Array => {
+    const data = weights.get(name);
+    if (!data) throw new Gan3dError(`The --init checkpoint has no "${name}": it is not a GAN of this architecture.`, 'CHECKPOINT_INCOMPATIBLE');
+    if (data.length !== v.size) throw new Gan3dError(`The --init checkpoint's "${name}" has ${data.length} values, this GAN's ${v.size}: another architecture.`, 'CHECKPOINT_INCOMPATIBLE');
+    return data;
+  };
+  const out = phases.flatMap((p) => (p.variableNames ?? []).map((name) => take(name, trained.get(name)!)));
+  for (const [name, v] of buffers) {
+    const data = take(name, v);
+    tf.tidy(() => v.assign(tf.tensor(data, v.shape)));
+  }
+  return out;
 }

@@ -91,6 +91,42 @@ test('train gan: finite D and G losses, a sample grid, a checkpoint with both Ad
   assert.equal(cfg.data.images, 10); // the train split of 12
 });
 
+test('train gan --init: a fine-tune starts from the run\'s G, D, EMA and means, with its own lr and EMA; resumes', async () => {
+  const parent = path.join(root, 'parent');
+  await trainGanCommand(options(parent, { steps: '2', sampleEvery: '0' }));
+  const from = await loadCheckpoint(path.join(parent, 'checkpoints'));
+  const fine = path.join(root, 'fine');
+  // A learning rate of 1e-9 moves no weight by more than ~1e-9 per step: after one step G and D are the parent's.
+  await trainGanCommand(options(fine, { init: parent, lr: '1e-9', emaHalfLife: '40', steps: '1', sampleEvery: '0', model: undefined }));
+  const ckpt = await loadCheckpoint(path.join(fine, 'checkpoints'));
+  const parentBy = new Map(from.variables.map((v) => [v.name, v.data]));
+  let worst = 0;
+  for (const v of ckpt.variables) {
+    if (!v.name.startsWith('G/') && !v.name.startsWith('D/')) continue;
+    if (v.name.endsWith('w_avg')) continue; // the tracked mean moves with the batch's w, not with the lr
+    const p = parentBy.get(v.name)!;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i] - v.data[i]));
+  }
+  assert.ok(worst < 1e-6, `largest change ${worst}`);
+  const t = (ckpt.config as { trainer: { model: StyleGanConfig; init: { step: number; imagesSeen: number; checkpoint: string } } }).trainer;
+  assert.equal(t.model.lrG, 1e-9);
+  assert.equal(t.model.emaHalfLifeImages, 40);
+  assert.equal(t.model.resolution, 16, 'the parent\'s architecture');
+  assert.deepEqual([t.init.step, t.init.imagesSeen], [2, 8]);
+  // A fresh run of the same seed is far from the parent: the closeness above is the init's doing.
+  const fresh = await createGanTrainer({ data, seed: 3, batchSize: 4, model: TINY });
+  const g = fresh.generator.namedVariables().get('rgb16/conv/w')!.dataSync();
+  const pg = parentBy.get('G/rgb16/conv/w')!;
+  assert.ok(g.some((x, i) => Math.abs(x - pg[i]) > 1e-4));
+  fresh.dispose();
+  // Resume keeps the init record and the lr; another lr is refused.
+  const more = await trainGanCommand(options(fine, { resume: true, steps: '2', sampleEvery: '0', seed: undefined, model: undefined }));
+  assert.equal(more.step, 2);
+  await assert.rejects(trainGanCommand(options(fine, { resume: true, steps: '3', lr: '0.01', seed: undefined, model: undefined })), /trained with lrG 1e-9/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'fine2'), { init: path.join(root, 'nothing'), model: undefined })), /no GAN training checkpoint/);
+  await assert.rejects(trainGanCommand(options(fine, { init: parent, resume: true, model: undefined })), /give one of them/);
+});
+
 test('train gan: interrupted and resumed equals an uninterrupted run of the same length, bit for bit', async () => {
   const straight = path.join(root, 'straight');
   const split = path.join(root, 'split');
