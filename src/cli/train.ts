@@ -643,7 +643,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
     .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps)')
     .option('--threads <n>', 'training threads, data-parallel (default: GAN3D_THREADS, else the core count capped at 2; 1: single-threaded)')
-    .option('--init <run>', 'start a new run from a GAN run (its newest checkpoint) or checkpoint: its G, D, EMA generator and widths (fine-tuning, e.g. with a lower --lr)')
+    .option('--init <run>', 'start a new run from a GAN run (its newest checkpoint), a checkpoint or a bundle (models/gan: G starts as its EMA generator, Adam afresh): its G, D, EMA generator and widths (fine-tuning, e.g. with a lower --lr)')
     .option('--lr <rate>', 'Adam learning rate of G and D (default 0.002; a resume keeps the run\'s)')
     .option('--ema-half-life <images>', 'half-life of the EMA generator in images (default 10000; a resume keeps the run\'s)')
     .option('--quiet', 'no progress bar')

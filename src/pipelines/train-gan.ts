@@ -54,6 +54,8 @@ import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '.
 import type { EpochIteratorState } from '../train/data-iterator.js';
 import { tileGrid } from '../train/grid.js';
 import type { DataState, Trainer, TrainerPhase } from '../train/loop.js';
+import { loadGanBundle } from './gan-bundle.js';
+import { MODEL_JSON } from './model-bundle.js';
 
 /** The sample grid: GRID × GRID images of the EMA generator. */
 const GRID = 8;
@@ -101,6 +103,7 @@ export function ganArchitecture(c: StyleGanConfig): GanArchitecture {
  *  every weight and buffer (G, D, G_ema, tracked means) by name, the model config and the record. */
 export async function loadGanInit(source: string): Promise<{ record: GanInitRecord; weights: Map<string, Float32Array>; model: StyleGanConfig }> {
   const dir = path.resolve(source);
+  if (fsSync.existsSync(path.join(dir, MODEL_JSON))) return loadGanInitFromBundle(dir);
   const runCheckpoints = path.join(dir, 'checkpoints');
   let ckptDir: string | null = dir;
   if (!fsSync.existsSync(path.join(dir, 'checkpoint.json'))) ckptDir = fsSync.existsSync(runCheckpoints) ? await latestCheckpoint(runCheckpoints) : await latestCheckpoint(dir);
@@ -117,6 +120,41 @@ export async function loadGanInit(source: string): Promise<{ record: GanInitReco
     weights: new Map(ckpt.variables.map((v) => [v.name, v.data])),
     model: trainer.model,
   };
+}
+
+/** A fine-tune's start from a bundle (models/gan): a bundle keeps only the EMA generator and D, so the trained G
+ *  starts as a copy of the EMA generator (its smoother average), and Adam starts afresh. Lets training go on when
+ *  the run that made the bundle is gone; the bundle's own training record gives the images seen before. */
+async function loadGanInitFromBundle(dir: string): Promise<{ record: GanInitRecord; weights: Map<string, Float32Array>; model: StyleGanConfig }> {
+  const gan = await loadGanBundle(dir);
+  try {
+    const weights = new Map<string, Float32Array>();
+    const copy = (v: tf.Variable) => Float32Array.from(v.dataSync() as Float32Array);
+    for (const [k, v] of gan.generator.namedVariables()) {
+      weights.set(`G/${k}`, copy(v));
+      weights.set(`G_ema/${k}`, copy(v));
+    }
+    for (const [k, v] of gan.generator.namedBuffers()) {
+      weights.set(`G/${k}`, copy(v));
+      weights.set(`G_ema/${k}`, copy(v));
+    }
+    for (const [k, v] of gan.discriminator.namedVariables()) weights.set(`D/${k}`, copy(v));
+    const t = gan.meta.training as { step?: unknown; elapsedSeconds?: unknown; trainer?: { init?: GanInitRecord } };
+    const step = typeof t.step === 'number' ? t.step : 0;
+    const before = t.trainer?.init;
+    return {
+      record: {
+        checkpoint: dir,
+        step,
+        imagesSeen: (before?.imagesSeen ?? 0) + step * gan.config.batchSize,
+        elapsedSeconds: (before?.elapsedSeconds ?? 0) + (typeof t.elapsedSeconds === 'number' ? t.elapsedSeconds : 0),
+      },
+      weights,
+      model: gan.config,
+    };
+  } finally {
+    gan.dispose();
+  }
 }
 
 /** The trainer's config, as written into every checkpoint and checked on resume. */

@@ -11,6 +11,7 @@ import { generateSynface } from '../../src/data/synface/dataset.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { trainGanCommand, type TrainGanOptions } from '../../src/cli/train.js';
 import type { StyleGanConfig } from '../../src/models/stylegan/config.js';
+import { exportGanBundle } from '../../src/pipelines/gan-bundle.js';
 import { createGanTrainer } from '../../src/pipelines/train-gan.js';
 import { runTraining, type LogLine } from '../../src/train/loop.js';
 
@@ -125,6 +126,32 @@ test('train gan --init: a fine-tune starts from the run\'s G, D, EMA and means, 
   await assert.rejects(trainGanCommand(options(fine, { resume: true, steps: '3', lr: '0.01', seed: undefined, model: undefined })), /trained with lrG 1e-9/);
   await assert.rejects(trainGanCommand(options(path.join(root, 'fine2'), { init: path.join(root, 'nothing'), model: undefined })), /no GAN training checkpoint/);
   await assert.rejects(trainGanCommand(options(fine, { init: parent, resume: true, model: undefined })), /give one of them/);
+});
+
+test('train gan --init <bundle>: G and G_ema start as the bundle\'s EMA generator, D as its D; the record counts the bundle\'s images', async () => {
+  const parent = path.join(root, 'parent-b');
+  await trainGanCommand(options(parent, { steps: '2', sampleEvery: '0' }));
+  const bundle = path.join(root, 'bundle-b');
+  await exportGanBundle(parent, bundle, {});
+  const from = new Map((await loadCheckpoint(path.join(parent, 'checkpoints'))).variables.map((v) => [v.name, v.data]));
+  const fine = path.join(root, 'fine-b');
+  await trainGanCommand(options(fine, { init: bundle, lr: '1e-9', steps: '1', sampleEvery: '0', model: undefined }));
+  const ckpt = await loadCheckpoint(path.join(fine, 'checkpoints'));
+  const by = new Map(ckpt.variables.map((v) => [v.name, v.data]));
+  const worstDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+  let checked = 0;
+  for (const [name, data] of by) {
+    if (name.endsWith('w_avg')) continue; // the tracked mean moves with the batch's w, not with the lr
+    const source = name.startsWith('G/') ? `G_ema/${name.slice(2)}` : name.startsWith('D/') || name.startsWith('G_ema/') ? name : null;
+    if (!source) continue; // optimizer moments
+    assert.ok(worstDiff(data, from.get(source)!) < 1e-6, `${name} differs from the bundle's ${source}`);
+    checked++;
+  }
+  assert.ok(checked > 20, `compared ${checked} variables`);
+  // The parent's raw G differs from its EMA generator, so the match above is with the EMA generator.
+  assert.ok(worstDiff(from.get('G/rgb16/conv/w')!, from.get('G_ema/rgb16/conv/w')!) > 1e-6);
+  const t = (ckpt.config as { trainer: { init: { step: number; imagesSeen: number; checkpoint: string } } }).trainer;
+  assert.deepEqual([t.init.step, t.init.imagesSeen, t.init.checkpoint], [2, 8, bundle]);
 });
 
 test('train gan: interrupted and resumed equals an uninterrupted run of the same length, bit for bit', async () => {
