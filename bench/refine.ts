@@ -26,7 +26,9 @@
 //        --data <split> (default data/synface/test), --work <dir> (default runs/bench-refine),
 //        --config '<json>' (refinement overrides for both refinements, e.g. '{"projection":"optimize","lambdaProj":0.3}':
 //        points of the quality-against-time curve), --out <file> (default bench/results/refine.json),
-//        --encoder <dir> (the GAN's inversion encoder for projection 'pretrained'; default models/gan-encoder).
+//        --encoder <dir> (the GAN's inversion encoder for projection 'pretrained'; default models/gan-encoder),
+//        --shard i/n (run only the images at positions k ≡ i mod n: n processes side by side, one per core, share the
+//        work through the cache; a last run without --shard assembles the report from it).
 // Writes the results file (atomically) and prints a table.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -283,7 +285,16 @@ function parseArgs(argv: string[]) {
     encoder: option('--encoder'),
     data: option('--data') ?? path.join(repo, 'data', 'synface', 'test'),
     work: option('--work') ?? path.join(repo, 'runs', 'bench-refine'),
+    shard: parseShard(option('--shard')),
   };
+}
+
+/** `--shard i/n` → { index: i, count: n } (0 ≤ i < n); none → the whole subset. */
+function parseShard(raw: string | undefined): { index: number; count: number } {
+  if (raw === undefined) return { index: 0, count: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(raw);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new Error(`--shard takes i/n with 0 ≤ i < n (e.g. 0/2), got "${raw}"`);
+  return { index: Number(m[1]), count: Number(m[2]) };
 }
 
 /** A JSON file's value, or `fallback` when it is missing or unreadable. */
@@ -376,6 +387,7 @@ async function main(): Promise<void> {
       if (!args.only.includes(method)) continue;
       for (let k = 0; k < ids.length; k++) {
         const id = ids[k];
+        if (k % args.shard.count !== args.shard.index) continue;
         if (await cache.get(method, id)) continue;
         const image = await imageOf(id);
         if (method === 'amortized') {
