@@ -14,3 +14,5 @@ export { StyledConv, type StyledConvOptions } from './styled-conv.js';
 export { ToRGB } from './to-rgb.js';
 export { DiscResBlock } from './disc-block.js';
 export { MinibatchStd, minibatchStd } from './minibatch-std.js';
+export { FREQ_SCALE, FREQ_SHIFT, FilmSiren, type FilmSirenOptions } from './film-siren.js';
+export { MODULATED_LINEAR_SLOPE, ModulatedLinear, type ModulatedLinearActivation, type ModulatedLinearOptions } from './modulated-linear.js';
