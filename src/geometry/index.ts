@@ -29,3 +29,5 @@ export {
   renderYawSweep,
   yawAngles,
 } from './animate.js';
+export { type ViewRays, rayPoints, viewRays } from './rays.js';
+export { FAR_DELTA, type VolumeRenderInput, type VolumeRendered, importanceDepths, mergeSortedDepths, stratifiedDepths, volumeRender } from './volume-render.js';

@@ -28,6 +28,9 @@ export interface VolumeRenderInput {
   values: tf.Tensor3D;
   /** Sample depths [R, K], sorted increasingly along each ray. */
   depths: tf.Tensor2D;
+  /** Length of each ray's direction [R] when `depths` are not distances (z-depths along K⁻¹[u, v, 1]: rays.ts): Δ is
+   *  multiplied by it so density integrates over distance. Default 1. */
+  rayLengths?: tf.Tensor1D;
   /** Std of the Gaussian noise added to σ before relu (0: none). */
   densityNoise?: number;
   /** Draws the density noise; required when densityNoise > 0. */
@@ -53,6 +56,9 @@ export function volumeRender(input: VolumeRenderInput): VolumeRendered {
   if (sigma.rank !== 2 || depths.rank !== 2 || depths.shape[0] !== R || depths.shape[1] !== K) {
     throw new Gan3dError(`volumeRender: sigma [${sigma.shape}] and depths [${depths.shape}] must both be [rays, samples].`, 'BAD_SHAPE');
   }
+  if (input.rayLengths && (input.rayLengths.rank !== 1 || input.rayLengths.shape[0] !== R)) {
+    throw new Gan3dError(`volumeRender: rayLengths [${input.rayLengths.shape}] must be [${R}].`, 'BAD_SHAPE');
+  }
   if (values.rank !== 3 || values.shape[0] !== R || values.shape[1] !== K) {
     throw new Gan3dError(`volumeRender: values [${values.shape}] must be [${R}, ${K}, channels].`, 'BAD_SHAPE');
   }
@@ -62,7 +68,8 @@ export function volumeRender(input: VolumeRenderInput): VolumeRendered {
   return tf.tidy(() => {
     const t = depths;
     const gaps = tf.sub(t.slice([0, 1], [R, K - 1]), t.slice([0, 0], [R, K - 1]));
-    const deltas = tf.concat([gaps, tf.fill([R, 1], FAR_DELTA)], 1);
+    const steps = tf.concat([gaps, tf.fill([R, 1], FAR_DELTA)], 1);
+    const deltas = input.rayLengths ? tf.mul(steps, tf.expandDims(input.rayLengths, 1)) : steps;
     const noisy = noise > 0 ? tf.add(sigma, tf.tensor2d(input.rng!.normalArray(R * K, noise), [R, K])) : sigma;
     const opticalDepth = tf.mul(deltas, tf.relu(noisy));
     const alpha = tf.sub(1, tf.exp(tf.neg(opticalDepth)));
