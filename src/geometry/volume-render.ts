@@ -139,19 +139,26 @@ export function importanceDepths(depths: Float32Array, weights: Float32Array, sa
   return out;
 }
 
-/** Merges two per-ray sorted depth lists ([rays·a] and [rays·b]) into one sorted list [rays·(a + b)]. */
-export function mergeSortedDepths(a: Float32Array, perRayA: number, b: Float32Array, perRayB: number): Float32Array {
+/**
+ * Per-ray merge of two sorted depth lists, a [rays·perRayA] and b [rays·perRayB], into one sorted list
+ * [rays·(perRayA + perRayB)], with `order`: for each merged slot its index into concat(a, b) (the same layout as values
+ * concatenated from the two passes, so a gather by `order` puts them in depth order).
+ */
+export function mergeSortedDepths(a: Float32Array, perRayA: number, b: Float32Array, perRayB: number): { merged: Float32Array; order: Int32Array } {
   const rays = a.length / perRayA;
   if (b.length !== rays * perRayB) throw new Gan3dError(`mergeSortedDepths: ${a.length / perRayA} and ${b.length / perRayB} rays.`, 'BAD_SHAPE');
   const n = perRayA + perRayB;
-  const out = new Float32Array(rays * n);
+  const merged = new Float32Array(rays * n);
+  const order = new Int32Array(rays * n);
   for (let r = 0; r < rays; r++) {
     let i = 0;
     let j = 0;
     for (let k = 0; k < n; k++) {
       const takeA = j >= perRayB || (i < perRayA && a[r * perRayA + i] <= b[r * perRayB + j]);
-      out[r * n + k] = takeA ? a[r * perRayA + i++] : b[r * perRayB + j++];
+      const from = takeA ? r * perRayA + i++ : a.length + r * perRayB + j++;
+      order[r * n + k] = from;
+      merged[r * n + k] = from < a.length ? a[from] : b[from - a.length];
     }
   }
-  return out;
+  return { merged, order };
 }

@@ -164,12 +164,17 @@ test('importanceDepths: draws follow the coarse weights; quantiles are exact for
   assert.ok(Math.abs(low - 0.75) < 0.01, `mass below the middle ${low}`);
 });
 
-test('mergeSortedDepths: per-ray merge of two sorted lists', () => {
-  const a = Float32Array.from([1, 3, 5, 10, 30]);
-  const b = Float32Array.from([2, 4, 20, 40, 50, 60]);
-  assert.deepEqual(Array.from(mergeSortedDepths(Float32Array.from([1, 3, 5]), 3, Float32Array.from([2, 4, 6]), 3)), [1, 2, 3, 4, 5, 6]);
+test('mergeSortedDepths: per-ray merge of two sorted lists, with the gather order into concat(a, b)', () => {
+  const one = mergeSortedDepths(Float32Array.from([1, 3, 5]), 3, Float32Array.from([2, 4, 6]), 3);
+  assert.deepEqual(Array.from(one.merged), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(Array.from(one.order), [0, 3, 1, 4, 2, 5]);
   // a holds one ray of 5 depths, b two rays of 3: refused.
-  assert.throws(() => mergeSortedDepths(a, 5, b, 3), /rays/);
-  // Two rays of 2 + 2, each merged on its own.
-  assert.deepEqual(Array.from(mergeSortedDepths(Float32Array.from([1, 9, 2, 3]), 2, Float32Array.from([1, 5, 4, 8]), 2)), [1, 1, 5, 9, 2, 3, 4, 8]);
+  assert.throws(() => mergeSortedDepths(Float32Array.from([1, 3, 5, 10, 30]), 5, Float32Array.from([2, 4, 20, 40, 50, 60]), 3), /rays/);
+  // Two rays of 2 + 2, each merged on its own; gathering concat(a, b) by order gives the merged list.
+  const a = Float32Array.from([1, 9, 2, 3]);
+  const b = Float32Array.from([1.5, 5, 4, 8]);
+  const two = mergeSortedDepths(a, 2, b, 2);
+  assert.deepEqual(Array.from(two.merged), [1, 1.5, 5, 9, 2, 3, 4, 8]);
+  const all = [...a, ...b];
+  assert.deepEqual(Array.from(two.order, (i) => all[i]), Array.from(two.merged));
 });
