@@ -13,6 +13,7 @@ import {
   realismFloor,
   scoreFolders,
   type FolderScore,
+  type LabelSpread,
   type ScoreOptions,
 } from '../pipelines/features-bundle.js';
 
@@ -28,6 +29,8 @@ export interface ScoreCommandOptions {
   seed?: string;
   batch?: string;
   limit?: string;
+  /** Also print and report each predicted label's spread over the real and the generated images. */
+  labels?: boolean;
   /** Not on the command line: where the report goes (default stdout). */
   write?: (text: string) => void;
 }
@@ -56,6 +59,16 @@ function line(label: string, s: FolderScore): string {
   );
 }
 
+function labelTable(labels: readonly LabelSpread[]): string {
+  const width = Math.max(...labels.map((l) => l.label.length));
+  const rows = labels.map(
+    (l) =>
+      `  ${l.label.padEnd(width)}  real ${l.real_mean.toFixed(3).padStart(6)} ± ${l.real_std.toFixed(3)}  ` +
+      `fake ${l.fake_mean.toFixed(3).padStart(6)} ± ${l.fake_std.toFixed(3)}  std ratio ${l.std_ratio.toFixed(2)}`,
+  );
+  return `Predicted labels (normalised units; a std ratio below 1: the fakes vary that factor less than the reals):\n${rows.join('\n')}\n`;
+}
+
 /** The `score` action, callable without commander (tests). */
 export async function scoreCommand(opts: ScoreCommandOptions): Promise<ScoreReport> {
   const write = opts.write ?? ((t: string) => process.stdout.write(t));
@@ -71,6 +84,7 @@ export async function scoreCommand(opts: ScoreCommandOptions): Promise<ScoreRepo
     seed: count('seed', opts.seed, 0),
     batch: count('batch', opts.batch, 1),
     limit: count('limit', opts.limit, 2),
+    labels: opts.labels ?? false,
   };
   const loaded = await loadFeatureModel(opts.model ?? DEFAULT_FEATURES_DIR);
   try {
@@ -80,6 +94,7 @@ export async function scoreCommand(opts: ScoreCommandOptions): Promise<ScoreRepo
       const s = await scoreFolders(loaded, opts.real, opts.fake, options);
       Object.assign(report, s);
       write(line('score', s));
+      if (s.labels) write(labelTable(s.labels));
     }
     if (opts.floor !== undefined) {
       const f = await realismFloor(opts.floor, { ...options, model: loaded });
@@ -109,6 +124,7 @@ export function registerScoreCommand(program: Command): void {
     .option('--seed <s>', 'seed of the KID subsets', String(KID_DEFAULTS.seed))
     .option('--batch <b>', 'images per forward pass', '100')
     .option('--limit <n>', 'use at most the first n images of each folder')
+    .option('--labels', 'also show the spread of each label the network predicts (pose, light, shape…) over both folders: which factors the fakes under-represent')
     .action(async (opts: ScoreCommandOptions) => {
       await scoreCommand(opts);
     });

@@ -308,6 +308,8 @@ export interface ScoreOptions extends RealismOptions {
   batch?: number;
   /** Use at most this many images of each folder (the first in id order). */
   limit?: number;
+  /** Also report the spread of each predicted label over both folders (labelSpread). */
+  labels?: boolean;
 }
 
 export interface FolderScore extends RealismScore {
@@ -316,6 +318,40 @@ export interface FolderScore extends RealismScore {
   features_model: string;
   real: string;
   fake: string;
+  labels?: LabelSpread[];
+}
+
+/** Mean and std (over the images) of one label the network's head predicts, in its normalised units ([−1, 1] over
+ *  the SynFace sampling range), for the real and the generated folder. */
+export interface LabelSpread {
+  label: string;
+  real_mean: number;
+  real_std: number;
+  fake_mean: number;
+  fake_std: number;
+  /** fake_std / real_std: below 1, the generator varies that factor less than the data does. */
+  std_ratio: number;
+}
+
+/** Which factors a generator under- or over-represents: the spread of each predicted label (the network's head on the
+ *  features) over the real and the generated images. */
+export function labelSpread(loaded: LoadedFeatureModel, real: Float32Array, fake: Float32Array): LabelSpread[] {
+  const d = loaded.config.featureDim;
+  const predict = (f: Float32Array) => tf.tidy(() => loaded.model.head(tf.tensor2d(f, [f.length / d, d])).dataSync() as Float32Array);
+  const L = loaded.config.labels.length;
+  const stats = (p: Float32Array, j: number) => {
+    const n = p.length / L;
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += p[i * L + j] / n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (p[i * L + j] - mean) ** 2;
+    return { mean, std: Math.sqrt(v / Math.max(1, n - 1)) };
+  };
+  const [pr, pf] = [predict(real), predict(fake)];
+  return loaded.config.labels.map((spec, j) => {
+    const [r, f] = [stats(pr, j), stats(pf, j)];
+    return { label: spec.name, real_mean: r.mean, real_std: r.std, fake_mean: f.mean, fake_std: f.std, std_ratio: r.std > 0 ? f.std / r.std : Number.NaN };
+  });
 }
 
 /** FID and KID between the images of two folders, on the features of `loaded`. */
@@ -330,7 +366,15 @@ export async function scoreFolders(loaded: LoadedFeatureModel, realDir: string, 
   const fr = await folderFeatures(loaded.model, real, realIds, options.batch);
   const ff = await folderFeatures(loaded.model, fake, fakeIds, options.batch);
   const s = realismScore(fr, ff, loaded.config.featureDim, options);
-  return { ...s, images_real: realIds.length, images_fake: fakeIds.length, features_model: loaded.id, real, fake };
+  return {
+    ...s,
+    images_real: realIds.length,
+    images_fake: fakeIds.length,
+    features_model: loaded.id,
+    real,
+    fake,
+    ...(options.labels ? { labels: labelSpread(loaded, fr, ff) } : {}),
+  };
 }
 
 /**

@@ -107,6 +107,25 @@ test('train features 2 steps on the shared loop, export, load, features, score a
   for (const k of ['fid', 'kid', 'kid_std', 'images_real', 'images_fake', 'features_model']) assert.ok(k in written, k);
   await assert.rejects(scoreCommand({ real: dir, fake: dir, model: bundle, json, write: () => {} }), /already exists: pass --force/);
   await fs.rm(path.join(dir, 'grid.png'));
+  // --labels: each predicted label's spread. A folder scored against itself has the same spread (ratio 1); a folder of
+  // one image repeated has none (ratio 0); the means are the head's predictions averaged by hand.
+  const same = await scoreCommand({ real: dir, fake: dir, model: bundle, labels: true, kidSubsets: '2', write: () => {} });
+  assert.equal(same.labels!.length, fromBundle.config.labels.length);
+  assert.equal(same.labels![0].label, fromBundle.config.labels[0].name);
+  for (const l of same.labels!) assert.ok(Math.abs(l.std_ratio - 1) < 1e-6 && l.real_std > 0, JSON.stringify(l));
+  const repeated = path.join(root, 'repeated');
+  await fs.mkdir(repeated, { recursive: true });
+  for (const k of [0, 1, 2]) await fs.copyFile(path.join(dir, `${ids[0]}.png`), path.join(repeated, `copy-${k}.png`));
+  const printed: string[] = [];
+  const flat = await scoreCommand({ real: dir, fake: repeated, model: bundle, labels: true, kidSubsets: '2', write: (t) => printed.push(t) });
+  const predicted = tf.tidy(() => fromBundle.model.head(tf.tensor2d(f, [ids.length, 8])).dataSync());
+  const L = fromBundle.config.labels.length;
+  flat.labels!.forEach((l, j) => {
+    assert.ok(l.fake_std < 1e-5 && l.std_ratio < 1e-4, JSON.stringify(l));
+    const mean = ids.reduce((a, _, i) => a + predicted[i * L + j], 0) / ids.length;
+    assert.ok(Math.abs(l.real_mean - mean) < 1e-5 && Math.abs(l.fake_mean - predicted[j]) < 1e-5);
+  });
+  assert.match(printed.join(''), /Predicted labels[\s\S]*view\.ry .*std ratio 0\.00/);
   // The floor helper alone, with the same model, is the report's floor.
   const floor = await realismFloor(path.join(data, 'train'), { model: fromBundle, subsets: 5 });
   assert.equal(floor.fid, report.floor.fid);
