@@ -216,6 +216,8 @@ export interface TrainGanOptions {
   lr?: string;
   /** Half-life of the EMA generator in images (default 10000). */
   emaHalfLife?: string;
+  /** Side of a second discriminator on box-downsampled images (0: none, the default); a fine-tune may add one. */
+  lowResD?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -275,7 +277,12 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
     if (opts.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0) throw new Gan3dError(`--lr must be a positive number, got "${opts.lr}".`, 'BAD_ARGUMENT');
   }
   const emaHalfLife = count('ema-half-life', opts.emaHalfLife, 0);
-  const tuned: Partial<StyleGanConfig> = { ...(lr !== undefined ? { lrG: lr, lrD: lr } : {}), ...(emaHalfLife !== undefined ? { emaHalfLifeImages: emaHalfLife } : {}) };
+  const lowResD = count('low-res-d', opts.lowResD, 0);
+  const tuned: Partial<StyleGanConfig> = {
+    ...(lr !== undefined ? { lrG: lr, lrD: lr } : {}),
+    ...(emaHalfLife !== undefined ? { emaHalfLifeImages: emaHalfLife } : {}),
+    ...(lowResD !== undefined ? { lowResDiscriminator: lowResD } : {}),
+  };
   let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...opts.model };
   let init: { record: GanInitRecord; weights?: Map<string, Float32Array> } | undefined;
   if (opts.resume) {
@@ -287,7 +294,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
         throw new Gan3dError(`${outDir} was trained with other widths: resume without --widths, or start a new run with --force.`, 'BAD_ARGUMENT');
       }
       for (const [k, v] of Object.entries(tuned) as [keyof StyleGanConfig, number][]) {
-        if (saved.model[k] !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k])}: resume without --lr/--ema-half-life (or with the same), or start a new run.`, 'BAD_ARGUMENT');
+        if ((saved.model[k] ?? 0) !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k] ?? 0)}: resume without --lr/--ema-half-life/--low-res-d (or with the same), or start a new run.`, 'BAD_ARGUMENT');
       }
       if (opts.model === undefined) model = saved.model;
       if (saved.init) init = { record: saved.init };
@@ -317,6 +324,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       `Training the StyleGAN prior (${c.resolution}×${c.resolution}, G ${trainer.generator.parameterCount()} and D ${trainer.discriminator.parameterCount()} parameters) ` +
         `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : init ? `new run from ${shownPath(init.record.checkpoint)}` : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
         `lr ${c.lrG}, EMA half-life ${c.emaHalfLifeImages} images, ` +
+        (c.lowResDiscriminator > 0 ? `a second D at ${c.lowResDiscriminator}×${c.lowResDiscriminator}, ` : '') +
         `${threads === 1 ? 'single-threaded' : `${threads} threads`}).\n` +
         `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
     );
@@ -646,6 +654,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--init <run>', 'start a new run from a GAN run (its newest checkpoint), a checkpoint or a bundle (models/gan: G starts as its EMA generator, Adam afresh): its G, D, EMA generator and widths (fine-tuning, e.g. with a lower --lr)')
     .option('--lr <rate>', 'Adam learning rate of G and D (default 0.002; a resume keeps the run\'s)')
     .option('--ema-half-life <images>', 'half-life of the EMA generator in images (default 10000; a resume keeps the run\'s)')
+    .option('--low-res-d <side>', 'also train a second discriminator on the images box-downsampled to side×side (e.g. 32; 0: none, the default); --init may add one to a run without')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

@@ -48,6 +48,7 @@ import { ImageFolderDataset, type ImageFolderInfo } from '../data/image-folder.j
 import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
 import type { Batch, PhasedReplica, Replica } from '../engine/parallel/data-parallel.js';
+import { boxDownsample2x } from '../engine/ops/box-resample.js';
 import { Rng } from '../engine/random.js';
 import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
 import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
@@ -57,6 +58,8 @@ import type { DataState, Trainer, TrainerPhase } from '../train/loop.js';
 import { loadGanBundle } from './gan-bundle.js';
 import { MODEL_JSON } from './model-bundle.js';
 
+/** Checkpoint names of the low-resolution discriminator's variables. */
+export const LOW_D_PREFIX = 'Dlow/';
 /** The sample grid: GRID × GRID images of the EMA generator. */
 const GRID = 8;
 /** Mixed into the run's seed for the fixed sample latents, so they differ from the weights' stream. */
@@ -225,14 +228,28 @@ function fakesFrom(g: Generator, inputs: Record<string, tf.Tensor>, prefix: stri
   });
 }
 
-/** D's loss: logistic on fakes and reals, plus the per-image R1 weight (0 except on lazy-R1 steps) times ‖∇ₓD(x)‖². */
-function discriminatorLoss(g: Generator, d: Discriminator, inputs: Record<string, tf.Tensor>): tf.Scalar {
+/** The networks one replica trains: G, D and, when the config asks for it, the low-resolution D. */
+interface GanNets {
+  g: Generator;
+  d: Discriminator;
+  lowD: Discriminator | null;
+}
+
+/** Images box-downsampled (2×2 means, repeatedly) to `side`. */
+function downsampleTo(x: tf.Tensor4D, side: number): tf.Tensor4D {
   return tf.tidy(() => {
-    const real = inputs.images as tf.Tensor4D;
-    const fake = fakesFrom(g, inputs, 'd');
+    let h = x;
+    while (h.shape[1] > side) h = boxDownsample2x(h);
+    return h;
+  });
+}
+
+/** One discriminator's logistic loss on fakes and reals, plus the per-image R1 weight (0 except on lazy-R1 steps)
+ *  times ‖∇ₓD(x)‖². */
+function logisticLoss(d: Discriminator, fake: tf.Tensor4D, real: tf.Tensor4D, r1Weight: tf.Tensor | null): tf.Scalar {
+  return tf.tidy(() => {
     let loss = tf.add(tf.mean(tf.softplus(d.logits(fake))), tf.mean(tf.softplus(tf.neg(d.logits(real))))) as tf.Scalar;
-    const r1Weight = inputs.r1;
-    if ((r1Weight.dataSync() as Float32Array).some((v) => v !== 0)) {
+    if (r1Weight) {
       // Exact R1: the inner gradient with respect to the images only; twice differentiable through D.
       const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(x as tf.Tensor4D)))(real);
       loss = tf.add(loss, tf.mean(tf.mul(r1Weight, tf.sum(tf.square(gx), [1, 2, 3])))) as tf.Scalar;
@@ -241,17 +258,45 @@ function discriminatorLoss(g: Generator, d: Discriminator, inputs: Record<string
   });
 }
 
-/** G's non-saturating loss. */
-function generatorLoss(g: Generator, d: Discriminator, inputs: Record<string, tf.Tensor>): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.softplus(tf.neg(d.logits(fakesFrom(g, inputs, 'g'))))) as tf.Scalar);
+/** D's loss (and the low-resolution D's, on the same images downsampled, with R1 weighted by (side/R)², as
+ *  StyleGAN2-ADA's γ ∝ resolution² heuristic scales it). */
+function discriminatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
+    const real = inputs.images as tf.Tensor4D;
+    const fake = fakesFrom(g, inputs, 'd');
+    const r1On = (inputs.r1.dataSync() as Float32Array).some((v) => v !== 0);
+    let loss = logisticLoss(d, fake, real, r1On ? inputs.r1 : null);
+    if (lowD) {
+      const side = lowD.config.resolution;
+      const r1Low = r1On ? tf.mul(inputs.r1, (side / d.config.resolution) ** 2) : null;
+      loss = tf.add(loss, logisticLoss(lowD, downsampleTo(fake, side), downsampleTo(real, side), r1Low)) as tf.Scalar;
+    }
+    return loss;
+  });
 }
 
-/** The two optimizer phases' replicas over G and D: D's loss (which runs G for the fakes), then G's (which runs D). */
-function ganPhaseReplicas(generator: Generator, discriminator: Discriminator): [Replica, Replica] {
+/** G's non-saturating loss (summed over both discriminators when there are two). */
+function generatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => {
+    const fake = fakesFrom(g, inputs, 'g');
+    let loss = tf.mean(tf.softplus(tf.neg(d.logits(fake)))) as tf.Scalar;
+    if (lowD) loss = tf.add(loss, tf.mean(tf.softplus(tf.neg(lowD.logits(downsampleTo(fake, lowD.config.resolution)))))) as tf.Scalar;
+    return loss;
+  });
+}
+
+/** The two optimizer phases' replicas: the discriminators' loss (which runs G for the fakes), then G's (which runs
+ *  them). */
+function ganPhaseReplicas(nets: GanNets): [Replica, Replica] {
   return [
-    { variables: discriminator.variables(), loss: (inputs) => discriminatorLoss(generator, discriminator, inputs) },
-    { variables: generator.variables(), loss: (inputs) => generatorLoss(generator, discriminator, inputs) },
+    { variables: [...nets.d.variables(), ...(nets.lowD?.variables() ?? [])], loss: (inputs) => discriminatorLoss(nets, inputs) },
+    { variables: nets.g.variables(), loss: (inputs) => generatorLoss(nets, inputs) },
   ];
+}
+
+/** The low-resolution discriminator the config asks for (built after G and D from the same Rng stream), or null. */
+function lowResDiscriminatorOf(rng: Rng, model: StyleGanConfig): Discriminator | null {
+  return model.lowResDiscriminator > 0 ? new Discriminator(rng, { ...model, resolution: model.lowResDiscriminator, lowResDiscriminator: 0 }) : null;
 }
 
 /** What a data-parallel worker needs to build its replicas of G and D (the weights are synced from the main thread). */
@@ -265,7 +310,8 @@ export function createReplica(config: GanReplicaConfig): PhasedReplica & { gener
   const init = new Rng(config.seed);
   const generator = new Generator(init, config.model);
   const discriminator = new Discriminator(init, config.model);
-  return { phases: ganPhaseReplicas(generator, discriminator), generator, discriminator };
+  const lowD = lowResDiscriminatorOf(init, config.model);
+  return { phases: ganPhaseReplicas({ g: generator, d: discriminator, lowD }), generator, discriminator };
 }
 
 /** Builds the GAN Trainer: decodes the images into memory and builds G, D and the EMA generator in this thread. */
@@ -293,6 +339,7 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   const init = new Rng(options.seed);
   const generator = new Generator(init, model);
   const discriminator = new Discriminator(init, model);
+  const lowD = lowResDiscriminatorOf(init, model);
   // The EMA generator starts as a copy of G.
   const ema = new Generator(new Rng(options.seed), model);
   const gVars = generator.variables();
@@ -316,8 +363,10 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     model,
     data: dataset.info,
     losses: {
-      d: 'softplus(D(G(z))) + softplus(-D(x)) + lazy R1 (r1Gamma/2)·|∇D(x)|²·r1Every every r1Every-th step',
-      g: 'softplus(-D(G(z)))',
+      d:
+        'softplus(D(G(z))) + softplus(-D(x)) + lazy R1 (r1Gamma/2)·|∇D(x)|²·r1Every every r1Every-th step' +
+        (lowD ? `; plus the same for a second D on images box-downsampled to ${model.lowResDiscriminator}² (R1 γ × (${model.lowResDiscriminator}/${model.resolution})²)` : ''),
+      g: lowD ? 'softplus(-D(G(z))) + softplus(-Dlow(down(G(z))))' : 'softplus(-D(G(z)))',
       r1Gamma: model.r1Gamma,
       r1Every: model.r1Every,
     },
@@ -327,14 +376,14 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     ...(options.init ? { init: options.init.record } : {}),
   };
 
-  const [dReplica, gReplica] = ganPhaseReplicas(generator, discriminator);
+  const [dReplica, gReplica] = ganPhaseReplicas({ g: generator, d: discriminator, lowD });
   const replicaConfig: GanReplicaConfig = { seed: options.seed, model };
   const phases: TrainerPhase[] = [
     {
       name: 'D',
       replica: dReplica,
       adam: { learningRate: model.lrD * c, beta1: Math.pow(beta1, c), beta2: Math.pow(beta2, c), epsilon: 1e-8 },
-      variableNames: [...discriminator.namedVariables().keys()].map((k) => `D/${k}`),
+      variableNames: [...[...discriminator.namedVariables().keys()].map((k) => `D/${k}`), ...[...(lowD?.namedVariables().keys() ?? [])].map((k) => `${LOW_D_PREFIX}${k}`)],
     },
     {
       name: 'G',
@@ -349,7 +398,7 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     ...ema.namedBuffers('G_ema/'),
   ]);
   let batches = 0;
-  const initialWeights = options.init?.weights ? startFrom(options.init.weights, phases, buffers, discriminator, generator) : undefined;
+  const initialWeights = options.init?.weights ? startFrom(options.init.weights, phases, buffers, { g: generator, d: discriminator, lowD }) : undefined;
 
   return {
     kind: 'stylegan',
@@ -416,15 +465,23 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
       generator.dispose();
       ema.dispose();
       discriminator.dispose();
+      lowD?.dispose();
     },
   };
 }
 
 /** A fine-tune's start: assigns the buffers (G_ema, tracked means) from `weights` and returns the trained variables'
- *  values in the loop's order (the phases' variables, D then G). Every name must be there with its shape. */
-function startFrom(weights: Map<string, Float32Array>, phases: TrainerPhase[], buffers: Map<string, tf.Variable>, d: Discriminator, g: Generator): Float32Array[] {
-  const trained = new Map<string, tf.Variable>([...[...d.namedVariables()].map(([k, v]) => [`D/${k}`, v] as const), ...[...g.namedVariables()].map(([k, v]) => [`G/${k}`, v] as const)]);
+ *  values in the loop's order (the phases' variables, D then G). Every name must be there with its shape, except the
+ *  low-resolution D's: a fine-tune may add one (it starts from its initialisation). */
+function startFrom(weights: Map<string, Float32Array>, phases: TrainerPhase[], buffers: Map<string, tf.Variable>, { g, d, lowD }: GanNets): Float32Array[] {
+  const trained = new Map<string, tf.Variable>([
+    ...[...d.namedVariables()].map(([k, v]) => [`D/${k}`, v] as const),
+    ...[...(lowD?.namedVariables() ?? [])].map(([k, v]) => [`${LOW_D_PREFIX}${k}`, v] as const),
+    ...[...g.namedVariables()].map(([k, v]) => [`G/${k}`, v] as const),
+  ]);
+  const addsLowD = lowD !== null && ![...weights.keys()].some((k) => k.startsWith(LOW_D_PREFIX));
   const take = (name: string, v: tf.Variable): Float32Array => {
+    if (addsLowD && name.startsWith(LOW_D_PREFIX)) return Float32Array.from(v.dataSync() as Float32Array);
     const data = weights.get(name);
     if (!data) throw new Gan3dError(`The --init checkpoint has no "${name}": it is not a GAN of this architecture.`, 'CHECKPOINT_INCOMPATIBLE');
     if (data.length !== v.size) throw new Gan3dError(`The --init checkpoint's "${name}" has ${data.length} values, this GAN's ${v.size}: another architecture.`, 'CHECKPOINT_INCOMPATIBLE');

@@ -53,8 +53,8 @@ function cliOptions(out: string, extra: Partial<TrainGanOptions> = {}): TrainGan
 }
 
 /** runTraining on a fresh GAN trainer; returns each step's phase losses and the stepper it ran. */
-async function train(outDir: string, workers: number, extra: Partial<RunOptions> = {}) {
-  const trainer = await createGanTrainer({ data, seed: 3, batchSize: BATCH, model: TINY });
+async function train(outDir: string, workers: number, extra: Partial<RunOptions> = {}, model: Partial<StyleGanConfig> = TINY) {
+  const trainer = await createGanTrainer({ data, seed: 3, batchSize: BATCH, model });
   const losses: Record<string, number>[] = [];
   let stepper: Stepper | null = null;
   try {
@@ -134,6 +134,24 @@ test('train gan on 2 threads: the same losses, weights, EMA and Adam moments as 
   assert.equal((ckTwo.engine as { dataParallelThreads?: number }).dataParallelThreads, 2);
   const start = (await readLog(path.join(root, 'two'))).find((l) => l.type === 'start')!;
   assert.equal(start.threads, 2);
+});
+
+test('train gan on 2 threads with a low-resolution D: the same losses and weights as 1 thread', async () => {
+  const model = { ...TINY, lowResDiscriminator: 8 };
+  const one = await train(path.join(root, 'one-low'), 0, {}, model);
+  const two = await train(path.join(root, 'two-low'), 1, {}, model);
+  assert.equal(two.stepper?.threads, 2);
+  two.losses.forEach((l, s) => {
+    for (const name of ['D', 'G']) {
+      const ref = one.losses[s][name];
+      assert.ok(Number.isFinite(l[name]) && Math.abs(l[name] - ref) <= 1e-5 * Math.abs(ref), `step ${s + 1} ${name}: ${l[name]} vs ${ref}`);
+    }
+  });
+  const ckOne = await loadCheckpoint(path.join(root, 'one-low', 'checkpoints'));
+  const ckTwo = await loadCheckpoint(path.join(root, 'two-low', 'checkpoints'));
+  assert.ok(ckTwo.variables.some((v) => v.name.startsWith('Dlow/')));
+  const diff = maxDifference(ckOne, ckTwo);
+  assert.ok(diff.weights <= 1e-5 && diff.moments <= 1e-5, `differ by up to ${diff.weights} (weights), ${diff.moments} (moments)`);
 });
 
 test('train gan on 2 threads: interrupted and resumed equals an uninterrupted run, bit for bit; workers end with the run', async () => {

@@ -13,6 +13,8 @@ import { trainGanCommand, type TrainGanOptions } from '../../src/cli/train.js';
 import type { StyleGanConfig } from '../../src/models/stylegan/config.js';
 import { exportGanBundle } from '../../src/pipelines/gan-bundle.js';
 import { createGanTrainer } from '../../src/pipelines/train-gan.js';
+import { Discriminator } from '../../src/models/stylegan/index.js';
+import { Rng } from '../../src/engine/random.js';
 import { runTraining, type LogLine } from '../../src/train/loop.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -152,6 +154,79 @@ test('train gan --init <bundle>: G and G_ema start as the bundle\'s EMA generato
   assert.ok(worstDiff(from.get('G/rgb16/conv/w')!, from.get('G_ema/rgb16/conv/w')!) > 1e-6);
   const t = (ckpt.config as { trainer: { init: { step: number; imagesSeen: number; checkpoint: string } } }).trainer;
   assert.deepEqual([t.init.step, t.init.imagesSeen, t.init.checkpoint], [2, 8, bundle]);
+});
+
+test('train gan --low-res-d: D\'s loss is both discriminators\' logistic losses (the second on 2×2-mean downsampled images), R1 on both', async () => {
+  const model = { ...TINY, lowResDiscriminator: 8 };
+  const trainer = await createGanTrainer({ data, seed: 3, batchSize: 4, model });
+  try {
+    const rng = new Rng(11);
+    for (const step of [0, 1]) {
+      // r1Every 2: the first batch carries R1, the second not.
+      const batch = trainer.nextBatch(rng, 4);
+      const inputs = Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]));
+      const got = tf.tidy(() => trainer.phases![0].replica.loss(inputs).dataSync()[0]);
+      const lowD = new Discriminator(new Rng(0), { ...trainer.config.model, resolution: 8, lowResDiscriminator: 0 });
+      // The trainer's second D, by its variables' order (the D phase's variables: D's, then the low D's).
+      const dCount = trainer.discriminator.variables().length;
+      const lowVars = trainer.phases![0].replica.variables.slice(dCount);
+      lowD.variables().forEach((v, i) => v.assign(lowVars[i]));
+      const want = tf.tidy(() => {
+        const g = trainer.generator;
+        const w1 = g.mapping(inputs.dZ as tf.Tensor2D);
+        const w2 = g.mapping(inputs.dZ2 as tf.Tensor2D);
+        const ws = tf.add(tf.expandDims(w1, 1), tf.mul(inputs.dMix, tf.expandDims(tf.sub(w2, w1), 1))) as tf.Tensor3D;
+        const fake = g.synthesize(ws, { noise: Array.from({ length: g.numNoise }, (_, i) => inputs[`dNoise${i}`] as tf.Tensor4D) });
+        const real = inputs.images as tf.Tensor4D;
+        const down = (x: tf.Tensor4D) => tf.avgPool(x, 2, 2, 'valid') as tf.Tensor4D;
+        const logistic = (d: Discriminator, f: tf.Tensor4D, r: tf.Tensor4D, gamma: number) => {
+          let l = tf.add(tf.mean(tf.softplus(d.logits(f))), tf.mean(tf.softplus(tf.neg(d.logits(r)))));
+          if (step === 0) {
+            const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(x as tf.Tensor4D)))(r);
+            l = tf.add(l, tf.mul((gamma / 2) * 2, tf.mean(tf.sum(tf.square(gx), [1, 2, 3]))));
+          }
+          return l;
+        };
+        const gamma = trainer.config.model.r1Gamma;
+        return tf.add(logistic(trainer.discriminator, fake, real, gamma), logistic(lowD, down(fake), down(real), gamma / 4)).dataSync()[0];
+      });
+      lowD.dispose();
+      tf.dispose(Object.values(inputs));
+      assert.ok(Math.abs(got - want) < 1e-5 * Math.abs(want), `step ${step}: ${got} vs ${want}`);
+    }
+    assert.match(trainer.config.losses.d, /second D on images box-downsampled to 8/);
+  } finally {
+    trainer.dispose();
+  }
+});
+
+test('train gan --init --low-res-d: a fine-tune adds a fresh second D to a run without one; resume keeps it; export leaves it out', async () => {
+  const parent = path.join(root, 'parent-low');
+  await trainGanCommand(options(parent, { steps: '2', sampleEvery: '0' }));
+  const fine = path.join(root, 'fine-low');
+  await trainGanCommand(options(fine, { init: parent, lowResD: '8', lr: '1e-9', steps: '1', sampleEvery: '0', model: undefined }));
+  const ckpt = await loadCheckpoint(path.join(fine, 'checkpoints'));
+  const from = new Map((await loadCheckpoint(path.join(parent, 'checkpoints'))).variables.map((v) => [v.name, v.data]));
+  const low = ckpt.variables.filter((v) => v.name.startsWith('Dlow/'));
+  assert.ok(low.length > 5, `${low.length} low-resolution D variables`);
+  for (const v of ckpt.variables.filter((x) => x.name.startsWith('D/'))) {
+    assert.ok(v.data.every((x, i) => Math.abs(x - from.get(v.name)![i]) < 1e-6), `${v.name} is the parent's`);
+  }
+  // The second D starts from its initialisation: the from-RGB weights of a fresh one, not zeros.
+  const fresh = await createGanTrainer({ data, seed: 3, batchSize: 4, model: { ...TINY, lowResDiscriminator: 8 } });
+  const rgb = fresh.phases![0].replica.variables[fresh.discriminator.variables().length].dataSync();
+  const saved = low[0].data;
+  assert.ok(saved.some((x) => x !== 0) && saved.every((x, i) => Math.abs(x - rgb[i]) < 1e-6), 'Dlow starts as a fresh init');
+  fresh.dispose();
+  assert.equal((ckpt.config as { trainer: { model: StyleGanConfig } }).trainer.model.lowResDiscriminator, 8);
+  const more = await trainGanCommand(options(fine, { resume: true, steps: '2', sampleEvery: '0', seed: undefined, model: undefined }));
+  assert.equal(more.step, 2);
+  await assert.rejects(trainGanCommand(options(fine, { resume: true, steps: '3', lowResD: '0', seed: undefined, model: undefined })), /trained with lowResDiscriminator 8/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'low-bad'), { lowResD: '12' })), /lowResDiscriminator must be 0 \(none\) or a power of two from 8 to 8, got 12/);
+  const bundle = path.join(root, 'bundle-low');
+  await exportGanBundle(fine, bundle, {});
+  const json = JSON.parse(await fs.readFile(path.join(bundle, 'model.json'), 'utf8')) as { variables: { name: string }[] };
+  assert.ok(json.variables.length > 0 && json.variables.every((v) => !v.name.startsWith('Dlow/')));
 });
 
 test('train gan: interrupted and resumed equals an uninterrupted run of the same length, bit for bit', async () => {

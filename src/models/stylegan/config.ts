@@ -39,6 +39,13 @@ export interface StyleGanConfig {
   mbstdFeatures: number;
   /** Decay of the tracked mean w per update (StyleGAN2-ADA: 0.995). */
   wAvgBeta: number;
+  /**
+   * Side of a second, low-resolution discriminator that judges the images box-downsampled to it (0: none; a power of
+   * two ≥ 8 below `resolution`). Training only (not bundled): a multi-scale discriminator (as pix2pixHD's), because
+   * the full-resolution D, which tells fakes by their fine texture, scored real faces no differently whatever their
+   * roll, pitch or open mouth (correlations under 0.08), so nothing pushed G to cover them.
+   */
+  lowResDiscriminator: number;
 
   /** For the trainer. Adam learning rates (GAN-Control at 512x512: 0.002) and betas (StyleGAN2: 0, 0.99). */
   lrG: number;
@@ -68,6 +75,7 @@ export const STYLEGAN_DEFAULTS: Readonly<StyleGanConfig> = Object.freeze({
   mbstdGroupSize: 4,
   mbstdFeatures: 1,
   wAvgBeta: 0.995,
+  lowResDiscriminator: 0,
   lrG: 0.002,
   lrD: 0.002,
   adamBetas: [0, 0.99],
@@ -117,6 +125,10 @@ export function styleGanConfig(overrides: Partial<StyleGanConfig> = {}): StyleGa
   }
   if (c.discriminatorChannels[4] % c.mbstdFeatures !== 0) {
     throw new Gan3dError(`StyleGAN config: mbstdFeatures ${c.mbstdFeatures} must divide discriminatorChannels[4].`, 'BAD_CONFIG');
+  }
+  const low = c.lowResDiscriminator;
+  if (low !== 0 && (!Number.isInteger(Math.log2(low)) || low < 8 || low >= r)) {
+    throw new Gan3dError(`StyleGAN config: lowResDiscriminator must be 0 (none) or a power of two from 8 to ${r / 2}, got ${low}.`, 'BAD_CONFIG');
   }
   for (const [k, v] of Object.entries({ zDim: c.zDim, wDim: c.wDim, mappingLayers: c.mappingLayers, mbstdGroupSize: c.mbstdGroupSize })) {
     if (!Number.isInteger(v) || v < 1) throw new Gan3dError(`StyleGAN config: ${k} must be a positive integer, got ${v}.`, 'BAD_CONFIG');
