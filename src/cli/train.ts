@@ -321,10 +321,11 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   try {
     const c = trainer.config.model;
     write(
-      `Training the StyleGAN prior (${c.resolution}×${c.resolution}, G ${trainer.generator.parameterCount()} and D ${trainer.discriminator.parameterCount()} parameters) ` +
+      `Training the StyleGAN prior (${c.resolution}×${c.resolution}, G ${trainer.generator.parameterCount()} and D ${trainer.discriminator.parameterCount()} parameters` +
+        (trainer.lowResDiscriminator ? `, ${trainer.lowResDiscriminator.parameterCount()} in the ${c.lowResDiscriminator}×${c.lowResDiscriminator} D` : '') +
+        ') ' +
         `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : init ? `new run from ${shownPath(init.record.checkpoint)}` : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
         `lr ${c.lrG}, EMA half-life ${c.emaHalfLifeImages} images, ` +
-        (c.lowResDiscriminator > 0 ? `a second D at ${c.lowResDiscriminator}×${c.lowResDiscriminator}, ` : '') +
         `${threads === 1 ? 'single-threaded' : `${threads} threads`}).\n` +
         `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
     );

@@ -174,7 +174,15 @@ export interface GanTrainerConfig {
   init?: GanInitRecord;
 }
 
-export type GanTrainer = Trainer & { config: GanTrainerConfig; generator: Generator; ema: Generator; discriminator: Discriminator; dispose(): void };
+export type GanTrainer = Trainer & {
+  config: GanTrainerConfig;
+  generator: Generator;
+  ema: Generator;
+  discriminator: Discriminator;
+  /** The second discriminator on downsampled images (config.model.lowResDiscriminator), or null. */
+  lowResDiscriminator: Discriminator | null;
+  dispose(): void;
+};
 
 /** `<root>/<split>/image/` for the folder the user named (the layouts `gan3d data synface` writes, or a bare image/). */
 export function resolveImageFolder(data: string): { root: string; split: string } {
@@ -406,6 +414,7 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     generator,
     ema,
     discriminator,
+    lowResDiscriminator: lowD,
     phases,
     // Workers build G and D from this module (used when the loop runs more than one thread).
     replicaSpec: { moduleUrl: import.meta.url, config: replicaConfig },
