@@ -37,7 +37,7 @@ import { encodePng8, signedToUint8 } from '../src/io/png.js';
 import { listImageIds } from '../src/data/image-folder.js';
 import { realismScore } from '../src/metrics/realism.js';
 import { DEFAULT_ENCODER_DIR } from '../src/pipelines/encoder-bundle.js';
-import { DEFAULT_FEATURES_DIR, folderFeatures, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
+import { DEFAULT_FEATURES_DIR, folderFeatures, labelSpread, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
 import { DEFAULT_GAN_DIR, loadGanModel, sampleGan, type LoadedGan } from '../src/pipelines/gan-bundle.js';
 import { measureInversion } from '../src/pipelines/invert-bench.js';
 import { STYLEGAN_WIDTHS } from '../src/models/stylegan/config.js';
@@ -295,6 +295,9 @@ async function realism() {
       fid_floor: floor.fid,
       kid_floor: floor.kid,
       fid_over_floor: score.fid / floor.fid,
+      // What the samples under-represent: each label the feature network predicts, its std over the samples / over
+      // the even half (as `gan3d score --labels`).
+      label_std_ratio: Object.fromEntries(labelSpread(loaded, fe, ff).map((l) => [l.label, round(l.std_ratio, 3)])),
       score_s: round((performance.now() - t0) / 1000),
       gan_loaded: gan,
     };
@@ -426,7 +429,7 @@ const result = {
   },
   peak_rss_mb: round(process.resourceUsage().maxRSS / 1024, 0),
   tensors_stable: s.stable,
-  ...('skipped' in r ? { fid: null, kid: null, kid_std: null, fid_floor: null, kid_floor: null, realism_note: r.skipped } : r),
+  ...('skipped' in r ? { fid: null, kid: null, kid_std: null, fid_floor: null, kid_floor: null, label_std_ratio: null, realism_note: r.skipped } : r),
   invert_psnr_encoder: null,
   invert_psnr_w: null,
   invert_psnr_wplus: null,
