@@ -18,7 +18,8 @@ import {
   type PhotoGeoWidths,
 } from '../pipelines/train-photogeo.js';
 import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
-import { STYLEGAN_WIDTHS, type StyleGanConfig } from '../models/stylegan/config.js';
+import { STYLEGAN_WIDTHS, styleGanConfig, type StyleGanConfig } from '../models/stylegan/config.js';
+import { sameWidths, wideningProblem } from '../models/stylegan/widen.js';
 import { createGanTrainer, loadGanInit, resolveImageFolder, savedGanSettings, type GanInitRecord } from '../pipelines/train-gan.js';
 import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
 import type { FeatureNetOverrides } from '../models/features/config.js';
@@ -270,7 +271,6 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   if (opts.init !== undefined && opts.resume) {
     throw new Gan3dError('--init starts a new run from a GAN checkpoint; --resume continues a run from its own checkpoint: give one of them.', 'BAD_ARGUMENT');
   }
-  if (opts.init !== undefined && widths) throw new Gan3dError('--init keeps the starting GAN\'s widths: leave out --widths.', 'BAD_ARGUMENT');
   let lr: number | undefined;
   if (opts.lr !== undefined) {
     lr = Number(opts.lr);
@@ -311,8 +311,14 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   seed ??= 1;
   if (opts.init !== undefined) {
     const start = await loadGanInit(opts.init);
-    init = { record: start.record, weights: start.weights };
-    model = { ...start.model, ...tuned, ...opts.model };
+    model = { ...start.model, ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...opts.model };
+    // --widths wider than the start's grows it (same function at step 0, src/models/stylegan/widen.ts).
+    const from = styleGanConfig(start.model);
+    const to = styleGanConfig(model);
+    const problem = wideningProblem(from, to);
+    if (problem) throw new Gan3dError(`--init ${opts.init} --widths ${opts.widths ?? ''}: ${problem}.`, 'BAD_ARGUMENT');
+    const widenedFrom = sameWidths(from, to) ? undefined : { generatorChannels: from.generatorChannels, discriminatorChannels: from.discriminatorChannels };
+    init = { record: { ...start.record, ...(widenedFrom ? { widenedFrom } : {}) }, weights: start.weights };
   }
 
   if (!opts.quiet) process.stderr.write(`Decoding the training images of ${opts.data} …\n`);
@@ -650,9 +656,9 @@ export function registerTrainCommand(program: Command): void {
     .option('--seed <s>', 'seed of the weights, data order, latents and flips (default 1; a resume keeps the run\'s)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '1000')
     .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
-    .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps)')
+    .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps); with --init, wider than the start grows it (same function at step 0, new channels learn)')
     .option('--threads <n>', 'training threads, data-parallel (default: GAN3D_THREADS, else the core count capped at 2; 1: single-threaded)')
-    .option('--init <run>', 'start a new run from a GAN run (its newest checkpoint), a checkpoint or a bundle (models/gan: G starts as its EMA generator, Adam afresh): its G, D, EMA generator and widths (fine-tuning, e.g. with a lower --lr)')
+    .option('--init <run>', 'start a new run from a GAN run (its newest checkpoint), a checkpoint or a bundle (models/gan: G starts as its EMA generator, Adam afresh): its G, D, EMA generator and widths unless --widths widens them (fine-tuning, e.g. with a lower --lr)')
     .option('--lr <rate>', 'Adam learning rate of G and D (default 0.002; a resume keeps the run\'s)')
     .option('--ema-half-life <images>', 'half-life of the EMA generator in images (default 10000; a resume keeps the run\'s)')
     .option('--low-res-d <side>', 'also train a second discriminator on the images box-downsampled to side×side (e.g. 32; 0: none, the default); --init may add one to a run without')

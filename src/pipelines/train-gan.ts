@@ -52,6 +52,7 @@ import { boxDownsample2x } from '../engine/ops/box-resample.js';
 import { Rng } from '../engine/random.js';
 import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
 import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
+import { wideningProblem, widenParameter } from '../models/stylegan/widen.js';
 import type { EpochIteratorState } from '../train/data-iterator.js';
 import { tileGrid } from '../train/grid.js';
 import type { DataState, Trainer, TrainerPhase } from '../train/loop.js';
@@ -89,6 +90,9 @@ export interface GanInitRecord {
   /** Images the starting run had seen (step × its batch) and its training wall time. */
   imagesSeen: number;
   elapsedSeconds: number;
+  /** When the fine-tune is wider than its start (`--init … --widths`): the start's channel tables. Its weights were
+   *  grown by src/models/stylegan/widen.ts (the same function at step 0). */
+  widenedFrom?: { generatorChannels: Record<number, number>; discriminatorChannels: Record<number, number> };
 }
 
 /** The StyleGAN config fields that fix the networks' shapes and function; a fine-tune may change only the others
@@ -406,7 +410,9 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     ...ema.namedBuffers('G_ema/'),
   ]);
   let batches = 0;
-  const initialWeights = options.init?.weights ? startFrom(options.init.weights, phases, buffers, { g: generator, d: discriminator, lowD }) : undefined;
+  const initialWeights = options.init?.weights
+    ? startFrom(options.init.weights, phases, buffers, { g: generator, d: discriminator, lowD }, sourceShapes(options.init.record, model, options.seed))
+    : undefined;
 
   return {
     kind: 'stylegan',
@@ -479,10 +485,38 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   };
 }
 
+/** The parameter shapes of a narrower start (`record.widenedFrom`), by checkpoint name (G/…, D/…, Dlow/…), or null
+ *  when the fine-tune keeps the start's widths. Built from a throwaway copy of the start's networks. */
+function sourceShapes(record: GanInitRecord, model: StyleGanConfig, seed: number): Map<string, number[]> | null {
+  if (!record.widenedFrom) return null;
+  const from = styleGanConfig({ ...model, ...record.widenedFrom });
+  const problem = wideningProblem(from, model);
+  if (problem) throw new Gan3dError(`Cannot widen the --init GAN: ${problem}.`, 'BAD_ARGUMENT');
+  const rng = new Rng(seed);
+  const nets = { g: new Generator(rng, from), d: new Discriminator(rng, from), lowD: lowResDiscriminatorOf(rng, from) };
+  try {
+    return new Map<string, number[]>([
+      ...[...nets.g.namedVariables(), ...nets.g.namedBuffers()].map(([k, v]) => [`G/${k}`, v.shape] as [string, number[]]),
+      ...[...nets.d.namedVariables()].map(([k, v]) => [`D/${k}`, v.shape] as [string, number[]]),
+      ...[...(nets.lowD?.namedVariables() ?? [])].map(([k, v]) => [`${LOW_D_PREFIX}${k}`, v.shape] as [string, number[]]),
+    ]);
+  } finally {
+    nets.g.dispose();
+    nets.d.dispose();
+    nets.lowD?.dispose();
+  }
+}
+
 /** A fine-tune's start: assigns the buffers (G_ema, tracked means) from `weights` and returns the trained variables'
  *  values in the loop's order (the phases' variables, D then G). Every name must be there with its shape, except the
  *  low-resolution D's: a fine-tune may add one (it starts from its initialisation). */
-function startFrom(weights: Map<string, Float32Array>, phases: TrainerPhase[], buffers: Map<string, tf.Variable>, { g, d, lowD }: GanNets): Float32Array[] {
+function startFrom(
+  weights: Map<string, Float32Array>,
+  phases: TrainerPhase[],
+  buffers: Map<string, tf.Variable>,
+  { g, d, lowD }: GanNets,
+  widenFrom: Map<string, number[]> | null,
+): Float32Array[] {
   const trained = new Map<string, tf.Variable>([
     ...[...d.namedVariables()].map(([k, v]) => [`D/${k}`, v] as const),
     ...[...(lowD?.namedVariables() ?? [])].map(([k, v]) => [`${LOW_D_PREFIX}${k}`, v] as const),
@@ -493,6 +527,8 @@ function startFrom(weights: Map<string, Float32Array>, phases: TrainerPhase[], b
     if (addsLowD && name.startsWith(LOW_D_PREFIX)) return Float32Array.from(v.dataSync() as Float32Array);
     const data = weights.get(name);
     if (!data) throw new Gan3dError(`The --init checkpoint has no "${name}": it is not a GAN of this architecture.`, 'CHECKPOINT_INCOMPATIBLE');
+    const oldShape = widenFrom?.get(name.replace(/^G_ema\//, 'G/'));
+    if (oldShape) return widenParameter(name, data, oldShape, Float32Array.from(v.dataSync() as Float32Array), v.shape);
     if (data.length !== v.size) throw new Gan3dError(`The --init checkpoint's "${name}" has ${data.length} values, this GAN's ${v.size}: another architecture.`, 'CHECKPOINT_INCOMPATIBLE');
     return data;
   };

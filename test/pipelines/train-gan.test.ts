@@ -130,6 +130,36 @@ test('train gan --init: a fine-tune starts from the run\'s G, D, EMA and means, 
   await assert.rejects(trainGanCommand(options(fine, { init: parent, resume: true, model: undefined })), /give one of them/);
 });
 
+test('train gan --init --widths: a wider fine-tune starts as the same function (EMA samples match), records the start\'s widths; narrower is refused', async () => {
+  const parent = path.join(root, 'parent-narrow');
+  await trainGanCommand(options(parent, { steps: '2', sampleEvery: '0' }));
+  const wide = path.join(root, 'wide');
+  const wider = { generatorChannels: { 4: 8, 8: 9, 16: 6 }, discriminatorChannels: { 4: 8, 8: 7, 16: 5 } };
+  // A learning rate of 1e-9 and a very long EMA half-life keep the EMA generator where the widening put it.
+  await trainGanCommand(options(wide, { init: parent, lr: '1e-9', emaHalfLife: '1000000000', steps: '1', sampleEvery: '0', model: wider }));
+  const ckpt = await loadCheckpoint(path.join(wide, 'checkpoints'));
+  const t = (ckpt.config as { trainer: { model: StyleGanConfig; init: { widenedFrom?: { generatorChannels: Record<number, number> } } } }).trainer;
+  const at = (table: Record<number, number> | undefined) => [4, 8, 16].map((r) => table?.[r]);
+  assert.deepEqual(at(t.model.generatorChannels), [8, 9, 6]);
+  assert.deepEqual(at(t.init.widenedFrom?.generatorChannels), [8, 6, 4]);
+  // Both EMA generators, loaded from their checkpoints, draw the same images from the same latents.
+  const { loadGanModel } = await import('../../src/pipelines/gan-bundle.js');
+  const a = await loadGanModel(parent);
+  const b = await loadGanModel(wide);
+  assert.equal(b.generator.namedVariables().get('conv16/conv/w')!.shape[2], 6);
+  const z = tf.tensor2d(new Rng(9).normalArray(4 * 8), [4, 8]);
+  const noise = a.generator.noiseShapes(4).map((s) => tf.randomNormal([s[0], s[1], s[2], 1], 0, 1, 'float32', 5) as tf.Tensor4D);
+  const ia = a.generator.generate(z, { noise });
+  const ib = b.generator.generate(z, { noise });
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(ia, ib))).dataSync()[0]);
+  assert.ok(diff < 1e-3, `EMA images differ by ${diff}`);
+  tf.dispose([z, ...noise, ia, ib]);
+  a.dispose();
+  b.dispose();
+  const narrower = { generatorChannels: { 4: 8, 8: 4, 16: 4 } };
+  await assert.rejects(trainGanCommand(options(path.join(root, 'narrower'), { init: parent, steps: '1', model: narrower })), /would shrink/);
+});
+
 test('train gan --init <bundle>: G and G_ema start as the bundle\'s EMA generator, D as its D; the record counts the bundle\'s images', async () => {
   const parent = path.join(root, 'parent-b');
   await trainGanCommand(options(parent, { steps: '2', sampleEvery: '0' }));
