@@ -13,6 +13,7 @@ import {
   realismFloor,
   scoreFolders,
   type FolderScore,
+  type LabelCorrelationGap,
   type LabelSpread,
   type ScoreOptions,
 } from '../pipelines/features-bundle.js';
@@ -69,6 +70,11 @@ function labelTable(labels: readonly LabelSpread[]): string {
   return `Predicted labels (normalised units; a std ratio below 1: the fakes vary that factor less than the reals):\n${rows.join('\n')}\n`;
 }
 
+function correlationTable(gaps: readonly LabelCorrelationGap[]): string {
+  const rows = gaps.map((g) => `  ${`${g.labels[0]} – ${g.labels[1]}`.padEnd(36)} real ${g.real_corr.toFixed(2).padStart(5)}  fake ${g.fake_corr.toFixed(2).padStart(5)}`);
+  return `Label pairs whose correlation differs most (the fakes tie together factors the reals vary apart, or the reverse):\n${rows.join('\n')}\n`;
+}
+
 /** The `score` action, callable without commander (tests). */
 export async function scoreCommand(opts: ScoreCommandOptions): Promise<ScoreReport> {
   const write = opts.write ?? ((t: string) => process.stdout.write(t));
@@ -95,6 +101,7 @@ export async function scoreCommand(opts: ScoreCommandOptions): Promise<ScoreRepo
       Object.assign(report, s);
       write(line('score', s));
       if (s.labels) write(labelTable(s.labels));
+      if (s.label_correlations) write(correlationTable(s.label_correlations));
     }
     if (opts.floor !== undefined) {
       const f = await realismFloor(opts.floor, { ...options, model: loaded });
@@ -124,7 +131,7 @@ export function registerScoreCommand(program: Command): void {
     .option('--seed <s>', 'seed of the KID subsets', String(KID_DEFAULTS.seed))
     .option('--batch <b>', 'images per forward pass', '100')
     .option('--limit <n>', 'use at most the first n images of each folder')
-    .option('--labels', 'also show the spread of each label the network predicts (pose, light, shape…) over both folders: which factors the fakes under-represent')
+    .option('--labels', 'also show the spread of each label the network predicts (pose, light, shape…) over both folders: which factors the fakes under-represent, and the label pairs whose correlation differs most (factors the fakes tie together)')
     .action(async (opts: ScoreCommandOptions) => {
       await scoreCommand(opts);
     });

@@ -11,7 +11,7 @@ import { generateSynface } from '../../src/data/synface/dataset.js';
 import { listImageIds } from '../../src/data/image-folder.js';
 import { trainFeaturesCommand, type TrainFeaturesOptions } from '../../src/cli/train.js';
 import { scoreCommand } from '../../src/cli/score.js';
-import { folderFeatures, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
+import { correlationGaps, folderFeatures, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
 import { labelErrors } from '../../src/pipelines/train-features.js';
 import { FEATURE_LABELS, denormalizeLabel, labelVector } from '../../src/models/features/labels.js';
 import type { FeatureNetOverrides } from '../../src/models/features/config.js';
@@ -126,6 +126,10 @@ test('train features 2 steps on the shared loop, export, load, features, score a
     assert.ok(Math.abs(l.real_mean - mean) < 1e-5 && Math.abs(l.fake_mean - predicted[j]) < 1e-5);
   });
   assert.match(printed.join(''), /Predicted labels[\s\S]*view\.ry .*std ratio 0\.00/);
+  // Against itself, no pair's correlation differs; the repeated image has none (0).
+  assert.ok(same.label_correlations!.every((g) => Math.abs(g.gap) < 1e-6), JSON.stringify(same.label_correlations));
+  assert.ok(flat.label_correlations!.every((g) => g.fake_corr === 0));
+  assert.match(printed.join(''), /Label pairs whose correlation differs most/);
   // The floor helper alone, with the same model, is the report's floor.
   const floor = await realismFloor(path.join(data, 'train'), { model: fromBundle, subsets: 5 });
   assert.equal(floor.fid, report.floor.fid);
@@ -160,4 +164,19 @@ test('clear errors: empty folder, missing model, corrupt bundle, bad arguments',
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /^gan3d: .*no PNG images found/m);
   assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
+});
+
+test('correlationGaps: Pearson correlations of each label pair, real against fake, largest difference first', () => {
+  // Three labels over 4 rows. Real: a and b uncorrelated (exactly 0), c = −a. Fake: b = a, c = −a.
+  const real = Float32Array.from([1, 1, -1, 1, -1, -1, -1, 1, 1, -1, -1, 1]);
+  const fake = new Float32Array(12);
+  [0.5, -2, 1, 3].forEach((a, i) => fake.set([a, a, -a], i * 3));
+  const gaps = correlationGaps(real, fake, ['a', 'b', 'c'], 3);
+  assert.deepEqual(gaps.map((g) => g.labels.join('')), ['ab', 'bc', 'ac']);
+  const near = (x: number, y: number) => Math.abs(x - y) < 1e-9;
+  assert.ok(near(gaps[0].real_corr, 0) && near(gaps[0].fake_corr, 1) && near(gaps[0].gap, 1), JSON.stringify(gaps[0]));
+  assert.ok(near(gaps[1].real_corr, 0) && near(gaps[1].fake_corr, -1), JSON.stringify(gaps[1]));
+  assert.ok(near(gaps[2].real_corr, -1) && near(gaps[2].fake_corr, -1) && near(gaps[2].gap, 0), JSON.stringify(gaps[2]));
+  assert.equal(correlationGaps(real, fake, ['a', 'b', 'c'], 1).length, 1);
+  assert.throws(() => correlationGaps(real.subarray(0, 3), fake, ['a', 'b', 'c']), /at least 2 rows/);
 });
