@@ -37,7 +37,7 @@ import { encodePng8, signedToUint8 } from '../src/io/png.js';
 import { listImageIds } from '../src/data/image-folder.js';
 import { realismScore } from '../src/metrics/realism.js';
 import { DEFAULT_ENCODER_DIR } from '../src/pipelines/encoder-bundle.js';
-import { DEFAULT_FEATURES_DIR, folderFeatures, labelCorrelationGaps, labelSpread, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
+import { DEFAULT_FEATURES_DIR, folderFeatures, labelCorrelationGaps, labelFrechet, labelSpread, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
 import { DEFAULT_GAN_DIR, loadGanModel, sampleGan, type LoadedGan } from '../src/pipelines/gan-bundle.js';
 import { measureInversion } from '../src/pipelines/invert-bench.js';
 import { STYLEGAN_WIDTHS } from '../src/models/stylegan/config.js';
@@ -298,6 +298,12 @@ async function realism() {
       // What the samples under-represent: each label the feature network predicts, its std over the samples / over
       // the even half (as `gan3d score --labels`).
       label_std_ratio: Object.fromEntries(labelSpread(loaded, fe, ff).map((l) => [l.label, round(l.std_ratio, 3)])),
+      // FID on the 18 predicted labels, whole and label by label (its floor: odd half against even half); the gap
+      // between the two is how much comes from how the labels co-vary.
+      ...(() => {
+        const [lf, lo] = [labelFrechet(loaded, fe, ff), labelFrechet(loaded, fe, fo)];
+        return { label_fid: round(lf.label_fid, 4), label_fid_independent: round(lf.label_fid_independent, 4), label_fid_floor: round(lo.label_fid, 4) };
+      })(),
       // Which factors the samples tie together (or apart) unlike the data: the label pairs whose correlation differs most.
       label_corr_gaps: labelCorrelationGaps(loaded, fe, ff, 6).map((g) => ({ labels: g.labels.join(' – '), real: round(g.real_corr, 2), fake: round(g.fake_corr, 2) })),
       score_s: round((performance.now() - t0) / 1000),

@@ -18,6 +18,7 @@ import { Gan3dError } from '../engine/errors.js';
 import { writeFilesAtomic } from '../io/atomic-write.js';
 import { checkVariables, fromLittleEndian, latestCheckpoint, loadCheckpoint, sha256, toLittleEndian } from '../io/checkpoint.js';
 import { gan3dVersion } from '../io/version.js';
+import { featureStats, frechetDistance } from '../metrics/fid.js';
 import type { FeatureNetConfig, FeatureNetOverrides } from '../models/features/config.js';
 import { FeatureNet } from '../models/features/model.js';
 import { realismScore, type RealismOptions, type RealismScore } from '../metrics/realism.js';
@@ -407,6 +408,22 @@ export function labelCorrelationGaps(loaded: LoadedFeatureModel, real: Float32Ar
   const d = loaded.config.featureDim;
   const predict = (f: Float32Array) => tf.tidy(() => loaded.model.head(tf.tensor2d(f, [f.length / d, d])).dataSync() as Float32Array);
   return correlationGaps(predict(real), predict(fake), loaded.config.labels.map((l) => l.name), top);
+}
+
+/**
+ * The Fréchet distance on the predicted labels (the network's head on the features), whole and with each label taken
+ * on its own (diagonal covariances: Σ Δmean² + Σ (std_real − std_fake)²). Their difference is the part that comes from
+ * how the labels co-vary (entanglement); the diagonal part from their spreads and means.
+ */
+export function labelFrechet(loaded: LoadedFeatureModel, real: Float32Array, fake: Float32Array): { label_fid: number; label_fid_independent: number } {
+  const d = loaded.config.featureDim;
+  const L = loaded.config.labels.length;
+  const predict = (f: Float32Array) => tf.tidy(() => loaded.model.head(tf.tensor2d(f, [f.length / d, d])).dataSync() as Float32Array);
+  const [pr, pf] = [predict(real), predict(fake)];
+  const [sr, sf] = [featureStats(pr, L), featureStats(pf, L)];
+  let independent = 0;
+  for (let j = 0; j < L; j++) independent += (sr.mean[j] - sf.mean[j]) ** 2 + (Math.sqrt(sr.cov[j * L + j]) - Math.sqrt(sf.cov[j * L + j])) ** 2;
+  return { label_fid: frechetDistance(sr.mean, sr.cov, sf.mean, sf.cov), label_fid_independent: independent };
 }
 
 /** FID and KID between the images of two folders, on the features of `loaded`. */

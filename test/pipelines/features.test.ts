@@ -11,7 +11,7 @@ import { generateSynface } from '../../src/data/synface/dataset.js';
 import { listImageIds } from '../../src/data/image-folder.js';
 import { trainFeaturesCommand, type TrainFeaturesOptions } from '../../src/cli/train.js';
 import { scoreCommand } from '../../src/cli/score.js';
-import { correlationGaps, folderFeatures, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
+import { correlationGaps, folderFeatures, labelFrechet, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
 import { labelErrors } from '../../src/pipelines/train-features.js';
 import { FEATURE_LABELS, denormalizeLabel, labelVector } from '../../src/models/features/labels.js';
 import type { FeatureNetOverrides } from '../../src/models/features/config.js';
@@ -130,6 +130,21 @@ test('train features 2 steps on the shared loop, export, load, features, score a
   assert.ok(same.label_correlations!.every((g) => Math.abs(g.gap) < 1e-6), JSON.stringify(same.label_correlations));
   assert.ok(flat.label_correlations!.every((g) => g.fake_corr === 0));
   assert.match(printed.join(''), /Label pairs whose correlation differs most/);
+  // The label-space Fréchet distance: 0 against itself; label by label, the same sums done by hand on the head's output.
+  const lf = labelFrechet(fromBundle, f, f);
+  assert.ok(Math.abs(lf.label_fid) < 1e-6 && Math.abs(lf.label_fid_independent) < 1e-9, JSON.stringify(lf));
+  const one = Float32Array.from({ length: 3 * 8 }, (_, i) => f[i % 8]);
+  const lone = labelFrechet(fromBundle, f, one);
+  let byHand = 0;
+  for (let j = 0; j < L; j++) {
+    const col = ids.map((_, i) => predicted[i * L + j]);
+    const m = col.reduce((a, b) => a + b, 0) / col.length;
+    const sd = Math.sqrt(col.reduce((a, b) => a + (b - m) ** 2, 0) / (col.length - 1));
+    byHand += (m - predicted[j]) ** 2 + sd ** 2;
+  }
+  assert.ok(Math.abs(lone.label_fid_independent - byHand) < 1e-4 * byHand, `${lone.label_fid_independent} vs ${byHand}`);
+  // Against one repeated image (no covariance) the co-variation adds nothing: both are |Δmean|² + trace(cov_real).
+  assert.ok(Math.abs(lone.label_fid - lone.label_fid_independent) < 1e-3 * byHand, JSON.stringify(lone));
   // The floor helper alone, with the same model, is the report's floor.
   const floor = await realismFloor(path.join(data, 'train'), { model: fromBundle, subsets: 5 });
   assert.equal(floor.fid, report.floor.fid);
