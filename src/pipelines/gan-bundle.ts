@@ -109,7 +109,8 @@ async function statOf(p: string): Promise<import('node:fs').Stats | null> {
 
 const HOW_TO_MAKE =
   'Train one with `gan3d train gan --data data/synface/train` and export it with ' +
-  '`gan3d model export runs/gan --out models/gan`, or pass a bundle, checkpoint or run folder with --model.';
+  '`gan3d model export runs/gan --out models/gan`, or give a bundle, checkpoint or run folder to the command\'s GAN option ' +
+  '(--model for sample and invert, --gan for refine, reconstruct --refine and train encoder).';
 
 function checkId(id: string): void {
   if (!ID_RE.test(id)) {
