@@ -206,6 +206,8 @@ export interface TrainGanOptions {
   batch: string;
   seed?: string;
   checkpointEvery: string;
+  /** Newest checkpoints kept in checkpoints/ (default 2); older ones are deleted as training goes on. */
+  keepCheckpoints?: string;
   sampleEvery: string;
   /** Channel table preset of G and D: default | small (STYLEGAN_WIDTHS). */
   widths?: string;
@@ -257,6 +259,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   const batchSize = count('batch', opts.batch, 1)!;
   let seed = count('seed', opts.seed, 0);
   const checkpointEvery = count('checkpoint-every', opts.checkpointEvery, 0)!;
+  const keepCheckpoints = count('keep-checkpoints', opts.keepCheckpoints, 1);
   const sampleEvery = count('sample-every', opts.sampleEvery, 0)!;
   const threads = ganThreads(opts.threads);
 
@@ -356,6 +359,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       batchSize,
       seed,
       checkpointEvery,
+      ...(keepCheckpoints !== undefined ? { keepCheckpoints } : {}),
       sampleEvery,
       workers: threads - 1,
       quiet: opts.quiet,
@@ -655,6 +659,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--batch <b>', 'images per step', '16')
     .option('--seed <s>', 'seed of the weights, data order, latents and flips (default 1; a resume keeps the run\'s)')
     .option('--checkpoint-every <n>', 'steps between checkpoints (0: only at the end)', '1000')
+    .option('--keep-checkpoints <n>', 'newest checkpoints kept (default 2; older ones are deleted): keep more to score and export an earlier one')
     .option('--sample-every <n>', 'steps between 8×8 sample grids of the EMA generator (0: never)', '500')
     .option('--widths <preset>', 'channels of G and D: default (G 1.06 M parameters) or small (2.4x faster steps); with --init, wider than the start grows it (same function at step 0, new channels learn)')
     .option('--threads <n>', 'training threads, data-parallel (default: GAN3D_THREADS, else the core count capped at 2; 1: single-threaded)')

@@ -324,12 +324,23 @@ test('train gan: the tensor count stays flat across steps, samples and checkpoin
   assert.ok(counts.every((c) => c === counts[0]), `tensor counts ${counts.join(',')}`);
 });
 
+test('train gan --keep-checkpoints: that many of the newest checkpoints stay (the default keeps 2)', async () => {
+  const listed = async (out: string) => (await fs.readdir(path.join(out, 'checkpoints'))).filter((f) => f.startsWith('ckpt-')).sort();
+  const kept = path.join(root, 'keep3');
+  await trainGanCommand(options(kept, { steps: '4', checkpointEvery: '1', sampleEvery: '0', keepCheckpoints: '3' }));
+  assert.deepEqual(await listed(kept), ['ckpt-00000002', 'ckpt-00000003', 'ckpt-00000004']);
+  const plain = path.join(root, 'keep-default');
+  await trainGanCommand(options(plain, { steps: '4', checkpointEvery: '1', sampleEvery: '0' }));
+  assert.deepEqual(await listed(plain), ['ckpt-00000003', 'ckpt-00000004']);
+});
+
 test('train gan: clear errors for bad input', async () => {
   const out = path.join(root, 'bad');
   await assert.rejects(trainGanCommand(options(out, { data: path.join(root, 'nope') })), /no such folder/);
   await assert.rejects(trainGanCommand(options(out, { data: root })), /expected PNG images in/);
   await assert.rejects(trainGanCommand(options(out, { batch: '0' })), /--batch must be a whole number ≥ 1/);
   await assert.rejects(trainGanCommand(options(out, { sampleEvery: '-1' })), /--sample-every must be a whole number ≥ 0/);
+  await assert.rejects(trainGanCommand(options(out, { keepCheckpoints: '0' })), /--keep-checkpoints must be a whole number ≥ 1/);
   await assert.rejects(trainGanCommand(options(out, { steps: undefined })), /--steps N or --epochs E/);
   await assert.rejects(trainGanCommand(options(out, { resume: true, force: true })), /give one of them/);
   await assert.rejects(trainGanCommand(options(out, { resume: true })), /Nothing to resume/);
