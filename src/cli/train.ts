@@ -221,6 +221,8 @@ export interface TrainGanOptions {
   emaHalfLife?: string;
   /** Side of a second discriminator on box-downsampled images (0: none, the default); a fine-tune may add one. */
   lowResD?: string;
+  /** DiffAugment probability per transform (0: none, the default). */
+  augment?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -281,10 +283,18 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   }
   const emaHalfLife = count('ema-half-life', opts.emaHalfLife, 0);
   const lowResD = count('low-res-d', opts.lowResD, 0);
+  let augment: number | undefined;
+  if (opts.augment !== undefined) {
+    augment = Number(opts.augment);
+    if (opts.augment.trim() === '' || !Number.isFinite(augment) || augment < 0 || augment > 1) {
+      throw new Gan3dError(`--augment must be a probability in [0, 1], got "${opts.augment}".`, 'BAD_ARGUMENT');
+    }
+  }
   const tuned: Partial<StyleGanConfig> = {
     ...(lr !== undefined ? { lrG: lr, lrD: lr } : {}),
     ...(emaHalfLife !== undefined ? { emaHalfLifeImages: emaHalfLife } : {}),
     ...(lowResD !== undefined ? { lowResDiscriminator: lowResD } : {}),
+    ...(augment !== undefined ? { augmentProbability: augment } : {}),
   };
   let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...opts.model };
   let init: { record: GanInitRecord; weights?: Map<string, Float32Array> } | undefined;
@@ -297,7 +307,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
         throw new Gan3dError(`${outDir} was trained with other widths: resume without --widths, or start a new run with --force.`, 'BAD_ARGUMENT');
       }
       for (const [k, v] of Object.entries(tuned) as [keyof StyleGanConfig, number][]) {
-        if ((saved.model[k] ?? 0) !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k] ?? 0)}: resume without --lr/--ema-half-life/--low-res-d (or with the same), or start a new run.`, 'BAD_ARGUMENT');
+        if ((saved.model[k] ?? 0) !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k] ?? 0)}: resume without --lr/--ema-half-life/--low-res-d/--augment (or with the same), or start a new run.`, 'BAD_ARGUMENT');
       }
       if (opts.model === undefined) model = saved.model;
       if (saved.init) init = { record: saved.init };
@@ -335,6 +345,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
         ') ' +
         `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : init ? `new run from ${shownPath(init.record.checkpoint)}` : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
         `lr ${c.lrG}, EMA half-life ${c.emaHalfLifeImages} images, ` +
+        (c.augmentProbability > 0 ? `DiffAugment p ${c.augmentProbability}, ` : '') +
         `${threads === 1 ? 'single-threaded' : `${threads} threads`}).\n` +
         `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
     );
@@ -667,6 +678,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--lr <rate>', 'Adam learning rate of G and D (default 0.002; a resume keeps the run\'s)')
     .option('--ema-half-life <images>', 'half-life of the EMA generator in images (default 10000; a resume keeps the run\'s)')
     .option('--low-res-d <side>', 'also train a second discriminator on the images box-downsampled to side×side (e.g. 32; 0: none, the default); --init may add one to a run without')
+    .option('--augment <p>', 'DiffAugment on everything D sees (brightness, saturation, contrast, translation, cutout), each with probability p (0: none, the default; a resume keeps the run\'s)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

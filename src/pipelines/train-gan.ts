@@ -52,6 +52,7 @@ import { boxDownsample2x } from '../engine/ops/box-resample.js';
 import { Rng } from '../engine/random.js';
 import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
 import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
+import { applyAugment, drawAugment, hasAugment } from '../models/stylegan/augment.js';
 import { wideningProblem, widenParameter } from '../models/stylegan/widen.js';
 import type { EpochIteratorState } from '../train/data-iterator.js';
 import { tileGrid } from '../train/grid.js';
@@ -169,7 +170,7 @@ export interface GanTrainerConfig {
   seed: number;
   model: StyleGanConfig;
   data: ImageFolderInfo;
-  losses: { d: string; g: string; r1Gamma: number; r1Every: number };
+  losses: { d: string; g: string; r1Gamma: number; r1Every: number; augment?: string };
   /** Lazy-regularisation correction of D's Adam: lr × c, β = (β1^c, β2^c), c = r1Every / (r1Every + 1). */
   dAdamScale: number;
   ema: { halfLifeImages: number; betaPerStep: number };
@@ -257,13 +258,20 @@ function downsampleTo(x: tf.Tensor4D, side: number): tf.Tensor4D {
 }
 
 /** One discriminator's logistic loss on fakes and reals, plus the per-image R1 weight (0 except on lazy-R1 steps)
- *  times ‖∇ₓD(x)‖². */
-function logisticLoss(d: Discriminator, fake: tf.Tensor4D, real: tf.Tensor4D, r1Weight: tf.Tensor | null): tf.Scalar {
+ *  times ‖∇ₓD(x)‖². `view` is what D sees of the reals (their augmentation; identity by default): R1 takes the
+ *  gradient with respect to the un-augmented images, through it (as StyleGAN2-ADA does). */
+function logisticLoss(
+  d: Discriminator,
+  fake: tf.Tensor4D,
+  real: tf.Tensor4D,
+  r1Weight: tf.Tensor | null,
+  view: (x: tf.Tensor4D) => tf.Tensor4D = (x) => x,
+): tf.Scalar {
   return tf.tidy(() => {
-    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake))), tf.mean(tf.softplus(tf.neg(d.logits(real))))) as tf.Scalar;
+    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake))), tf.mean(tf.softplus(tf.neg(d.logits(view(real)))))) as tf.Scalar;
     if (r1Weight) {
       // Exact R1: the inner gradient with respect to the images only; twice differentiable through D.
-      const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(x as tf.Tensor4D)))(real);
+      const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(view(x as tf.Tensor4D))))(real);
       loss = tf.add(loss, tf.mean(tf.mul(r1Weight, tf.sum(tf.square(gx), [1, 2, 3])))) as tf.Scalar;
     }
     return loss;
@@ -277,6 +285,9 @@ function discriminatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Te
     const real = inputs.images as tf.Tensor4D;
     const fake = fakesFrom(g, inputs, 'd');
     const r1On = (inputs.r1.dataSync() as Float32Array).some((v) => v !== 0);
+    if (hasAugment(inputs, 'r')) {
+      return logisticLoss(d, applyAugment(fake, inputs, 'd'), real, r1On ? inputs.r1 : null, (x) => applyAugment(x, inputs, 'r'));
+    }
     let loss = logisticLoss(d, fake, real, r1On ? inputs.r1 : null);
     if (lowD) {
       const side = lowD.config.resolution;
@@ -291,7 +302,7 @@ function discriminatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Te
 function generatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
     const fake = fakesFrom(g, inputs, 'g');
-    let loss = tf.mean(tf.softplus(tf.neg(d.logits(fake)))) as tf.Scalar;
+    let loss = tf.mean(tf.softplus(tf.neg(d.logits(hasAugment(inputs, 'g') ? applyAugment(fake, inputs, 'g') : fake)))) as tf.Scalar;
     if (lowD) loss = tf.add(loss, tf.mean(tf.softplus(tf.neg(lowD.logits(downsampleTo(fake, lowD.config.resolution)))))) as tf.Scalar;
     return loss;
   });
@@ -379,6 +390,9 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
         'softplus(D(G(z))) + softplus(-D(x)) + lazy R1 (r1Gamma/2)·|∇D(x)|²·r1Every every r1Every-th step' +
         (lowD ? `; plus the same for a second D on images box-downsampled to ${model.lowResDiscriminator}² (R1 γ × (${model.lowResDiscriminator}/${model.resolution})²)` : ''),
       g: lowD ? 'softplus(-D(G(z))) + softplus(-Dlow(down(G(z))))' : 'softplus(-D(G(z)))',
+      ...(model.augmentProbability > 0
+        ? { augment: `DiffAugment (colour, translation, cutout) on every image D sees, each transform with p = ${model.augmentProbability}; R1 through it` }
+        : {}),
       r1Gamma: model.r1Gamma,
       r1Every: model.r1Every,
     },
@@ -436,6 +450,9 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
       // StyleGAN2's lazy schedule: R1 on steps 0, k, 2k, ... (0-based).
       const weight = batches % model.r1Every === 0 ? r1Weight : 0;
       batch.r1 = { data: new Float32Array(batchSize).fill(weight), shape: [batchSize] };
+      // Drawn after everything else, so a run without augmentation keeps the Rng stream it always had.
+      const p = model.augmentProbability;
+      if (p > 0) for (const prefix of ['d', 'r', 'g']) drawAugment(rng, batchSize, model.resolution, p, prefix, batch);
       batches++;
       return batch;
     },

@@ -14,6 +14,7 @@ import type { StyleGanConfig } from '../../src/models/stylegan/config.js';
 import { exportGanBundle } from '../../src/pipelines/gan-bundle.js';
 import { createGanTrainer } from '../../src/pipelines/train-gan.js';
 import { Discriminator } from '../../src/models/stylegan/index.js';
+import { applyAugment } from '../../src/models/stylegan/augment.js';
 import { Rng } from '../../src/engine/random.js';
 import { runTraining, type LogLine } from '../../src/train/loop.js';
 
@@ -228,6 +229,62 @@ test('train gan --low-res-d: D\'s loss is both discriminators\' logistic losses 
   } finally {
     trainer.dispose();
   }
+});
+
+test('train gan --augment: D sees augmented fakes and reals, R1 goes through the reals\' augmentation, G\'s fakes are augmented; resume keeps p', async () => {
+  const model = { ...TINY, augmentProbability: 1 };
+  const trainer = await createGanTrainer({ data, seed: 3, batchSize: 4, model });
+  try {
+    const rng = new Rng(11);
+    for (const step of [0, 1]) {
+      // r1Every 2: the first batch carries R1, the second not.
+      const batch = trainer.nextBatch(rng, 4);
+      const inputs = Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]));
+      const [gotD, gotG] = tf.tidy(() => trainer.phases!.map((p) => p.replica.loss(inputs).dataSync()[0]));
+      const [wantD, wantG] = tf.tidy(() => {
+        const g = trainer.generator;
+        const d = trainer.discriminator;
+        const fakes = (prefix: string) => {
+          const w1 = g.mapping(inputs[`${prefix}Z`] as tf.Tensor2D);
+          const w2 = g.mapping(inputs[`${prefix}Z2`] as tf.Tensor2D);
+          const ws = tf.add(tf.expandDims(w1, 1), tf.mul(inputs[`${prefix}Mix`], tf.expandDims(tf.sub(w2, w1), 1))) as tf.Tensor3D;
+          return g.synthesize(ws, { noise: Array.from({ length: g.numNoise }, (_, i) => inputs[`${prefix}Noise${i}`] as tf.Tensor4D) });
+        };
+        const real = inputs.images as tf.Tensor4D;
+        const augReal = (x: tf.Tensor) => applyAugment(x as tf.Tensor4D, inputs, 'r');
+        let lossD = tf.add(tf.mean(tf.softplus(d.logits(applyAugment(fakes('d'), inputs, 'd')))), tf.mean(tf.softplus(tf.neg(d.logits(augReal(real))))));
+        if (step === 0) {
+          const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(augReal(x))))(real);
+          lossD = tf.add(lossD, tf.mul((trainer.config.model.r1Gamma / 2) * 2, tf.mean(tf.sum(tf.square(gx), [1, 2, 3]))));
+        }
+        const lossG = tf.mean(tf.softplus(tf.neg(d.logits(applyAugment(fakes('g'), inputs, 'g')))));
+        // Without augmentation the losses differ (the transforms matter).
+        const plainD = tf.add(tf.mean(tf.softplus(d.logits(fakes('d')))), tf.mean(tf.softplus(tf.neg(d.logits(real)))));
+        assert.ok(Math.abs(plainD.dataSync()[0] - lossD.dataSync()[0]) > 1e-4);
+        return [lossD.dataSync()[0], lossG.dataSync()[0]];
+      });
+      tf.dispose(Object.values(inputs));
+      assert.ok(Math.abs(gotD - wantD) < 1e-5 * Math.abs(wantD), `step ${step} D: ${gotD} vs ${wantD}`);
+      assert.ok(Math.abs(gotG - wantG) < 1e-5 * Math.abs(wantG), `step ${step} G: ${gotG} vs ${wantG}`);
+    }
+    assert.match(trainer.config.losses.augment ?? '', /DiffAugment .* p = 1/);
+  } finally {
+    trainer.dispose();
+  }
+  // Without --augment the batch carries no transforms (the Rng stream of older runs is unchanged).
+  const plain = await createGanTrainer({ data, seed: 3, batchSize: 4, model: TINY });
+  try {
+    assert.ok(!Object.keys(plain.nextBatch(new Rng(11), 4)).some((k) => k.includes('Aug')));
+  } finally {
+    plain.dispose();
+  }
+  const out = path.join(root, 'augment');
+  assert.equal((await trainGanCommand(options(out, { augment: '0.5', steps: '2', sampleEvery: '0', model: undefined }))).status, 'completed');
+  const ckpt = await loadCheckpoint(path.join(out, 'checkpoints'));
+  assert.equal((ckpt.config as { trainer: { model: StyleGanConfig } }).trainer.model.augmentProbability, 0.5);
+  await assert.rejects(trainGanCommand(options(out, { resume: true, steps: '3', augment: '0.2', seed: undefined, model: undefined })), /trained with augmentProbability 0.5/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'augment-bad'), { augment: '1.5' })), /--augment must be a probability in \[0, 1\], got "1.5"/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'augment-low'), { augment: '0.5', lowResD: '8' })), /augmentProbability and lowResDiscriminator cannot be used together/);
 });
 
 test('train gan --init --low-res-d: a fine-tune adds a fresh second D to a run without one; resume keeps it; export leaves it out', async () => {

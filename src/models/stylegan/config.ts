@@ -49,6 +49,12 @@ export interface StyleGanConfig {
    * data's) and FID followed the single-D run's course, at 1.35× the step time; so the bundled GAN does not use it.
    */
   lowResDiscriminator: number;
+  /**
+   * Training only: probability with which each of DiffAugment's transforms (brightness, saturation, contrast,
+   * translation, cutout; augment.ts) is applied to each image D sees, real or fake (0: none, the default). Not with
+   * lowResDiscriminator.
+   */
+  augmentProbability: number;
 
   /** For the trainer. Adam learning rates (GAN-Control at 512x512: 0.002) and betas (StyleGAN2: 0, 0.99). */
   lrG: number;
@@ -79,6 +85,7 @@ export const STYLEGAN_DEFAULTS: Readonly<StyleGanConfig> = Object.freeze({
   mbstdFeatures: 1,
   wAvgBeta: 0.995,
   lowResDiscriminator: 0,
+  augmentProbability: 0,
   lrG: 0.002,
   lrD: 0.002,
   adamBetas: [0, 0.99],
@@ -132,6 +139,12 @@ export function styleGanConfig(overrides: Partial<StyleGanConfig> = {}): StyleGa
   const low = c.lowResDiscriminator;
   if (low !== 0 && (!Number.isInteger(Math.log2(low)) || low < 8 || low >= r)) {
     throw new Gan3dError(`StyleGAN config: lowResDiscriminator must be 0 (none) or a power of two from 8 to ${r / 2}, got ${low}.`, 'BAD_CONFIG');
+  }
+  if (!(c.augmentProbability >= 0 && c.augmentProbability <= 1)) {
+    throw new Gan3dError(`StyleGAN config: augmentProbability must be in [0, 1], got ${c.augmentProbability}.`, 'BAD_CONFIG');
+  }
+  if (c.augmentProbability > 0 && low !== 0) {
+    throw new Gan3dError('StyleGAN config: augmentProbability and lowResDiscriminator cannot be used together.', 'BAD_CONFIG');
   }
   for (const [k, v] of Object.entries({ zDim: c.zDim, wDim: c.wDim, mappingLayers: c.mappingLayers, mbstdGroupSize: c.mbstdGroupSize })) {
     if (!Number.isInteger(v) || v < 1) throw new Gan3dError(`StyleGAN config: ${k} must be a positive integer, got ${v}.`, 'BAD_CONFIG');
