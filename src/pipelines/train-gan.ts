@@ -381,9 +381,12 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   const sampleZ = sampleRng.normalArray(n * model.zDim);
   const sampleNoise = ema.noiseShapes(n).map(([, h, w]) => sampleRng.normalArray(n * h * w));
 
+  // augmentProbability came later: a run without augmentation records no such key, so checkpoints written before it
+  // existed resume (the loop compares configs exactly) and new ones read the same; absent means 0 everywhere.
+  const { augmentProbability, ...withoutAugment } = model;
   const config: GanTrainerConfig = {
     seed: options.seed,
-    model,
+    model: augmentProbability > 0 ? model : (withoutAugment as StyleGanConfig),
     data: dataset.info,
     losses: {
       d:

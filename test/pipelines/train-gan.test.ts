@@ -271,10 +271,12 @@ test('train gan --augment: D sees augmented fakes and reals, R1 goes through the
   } finally {
     trainer.dispose();
   }
-  // Without --augment the batch carries no transforms (the Rng stream of older runs is unchanged).
+  // Without --augment the batch carries no transforms (the Rng stream of older runs is unchanged), and the config has
+  // no augmentProbability key, so that checkpoints written before the option existed still resume.
   const plain = await createGanTrainer({ data, seed: 3, batchSize: 4, model: TINY });
   try {
     assert.ok(!Object.keys(plain.nextBatch(new Rng(11), 4)).some((k) => k.includes('Aug')));
+    assert.ok(!('augmentProbability' in plain.config.model));
   } finally {
     plain.dispose();
   }
