@@ -16,6 +16,7 @@ import { encodePng8, signedToUint8 } from '../io/png.js';
 import { gan3dVersion } from '../io/version.js';
 import { DEFAULT_GAN_DIR, MAX_TRUNCATION_PSI, loadGanModel, sampleGan } from '../pipelines/gan-bundle.js';
 import { tileGrid } from '../train/grid.js';
+import { FEATURE_LABELS, denormalizeLabel, normalizeLabel } from '../models/features/labels.js';
 
 /** Most samples per call: the file names have four digits. */
 export const MAX_SAMPLES = 10000;
@@ -28,6 +29,8 @@ export interface SampleCommandOptions {
   /** Truncation ψ in [0, 2] (default: the model config's truncationPsi). */
   truncation?: string;
   seed?: string;
+  /** A conditional GAN's labels to hold fixed: "name=value,…" in the labels' own units (degrees for view angles). */
+  label?: string;
   out: string;
   force?: boolean;
   /** Not on the command line: where the summary goes (default stdout). */
@@ -53,6 +56,8 @@ export interface SampleLatent {
   psi: number;
   z: number[];
   w: number[];
+  /** A conditional GAN's labels of the sample, in their own units (degrees for view angles). */
+  labels?: Record<string, number>;
 }
 
 export const sampleFileName = (i: number): string => `sample-${String(i).padStart(4, '0')}.png`;
@@ -63,6 +68,37 @@ function wholeNumber(flag: string, raw: string, min: number, max: number): numbe
     throw new Gan3dError(`--${flag} must be a whole number from ${min} to ${max}, got "${raw}".`, 'BAD_ARGUMENT');
   }
   return v;
+}
+
+/** `--label name=value,…` → normalised values by name (checked against the model's labels by sampleGan). */
+export function parseFixedLabels(raw: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of raw.split(',').map((t) => t.trim()).filter((t) => t !== '')) {
+    const m = /^([A-Za-z.]+)=(.+)$/.exec(item);
+    const spec = m ? FEATURE_LABELS.find((l) => l.name === m[1]) : undefined;
+    const value = m ? Number(m[2]) : Number.NaN;
+    if (!m || !spec || m[2].trim() === '' || !Number.isFinite(value)) {
+      throw new Gan3dError(
+        `--label takes name=value pairs separated by commas (angles in degrees), e.g. view.ry=20,expression.smile=0.8; ` +
+          `"${item}" is not one (labels: ${FEATURE_LABELS.map((l) => l.name).join(', ')}).`,
+        'BAD_ARGUMENT',
+      );
+    }
+    out[spec.name] = normalizeLabel(spec.unit === 'rad' ? (value * Math.PI) / 180 : value, spec);
+  }
+  if (Object.keys(out).length === 0) throw new Gan3dError('--label needs at least one name=value pair.', 'BAD_ARGUMENT');
+  return out;
+}
+
+/** A sample's labels in their own units (degrees for angles), by name. */
+function labelsInUnits(names: readonly string[], row: Float32Array): Record<string, number> {
+  return Object.fromEntries(
+    names.map((name, j) => {
+      const spec = FEATURE_LABELS.find((l) => l.name === name)!;
+      const raw = denormalizeLabel(row[j], spec);
+      return [name, Math.round((spec.unit === 'rad' ? (raw * 180) / Math.PI : raw) * 1e4) / 1e4];
+    }),
+  );
 }
 
 /** latents.json: the header pretty-printed, one line per sample. */
@@ -88,6 +124,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<SampleC
       );
     }
   }
+  const fixedLabels = opts.label === undefined ? undefined : parseFixedLabels(opts.label);
   const dir = path.resolve(opts.out);
   const st = await fs.stat(dir).catch(() => null);
   if (st && !st.isDirectory()) throw new Gan3dError(`-o ${opts.out} is a file; give a folder for the samples.`, 'IO_NOT_A_FOLDER');
@@ -108,7 +145,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<SampleC
   let rows: number;
   try {
     psi ??= gan.config.truncationPsi;
-    const s = sampleGan(gan.generator, { n, psi, seed });
+    const s = sampleGan(gan.generator, { n, psi, seed, fixedLabels });
     const R = s.resolution;
     const per = R * R * 3;
     const { zDim, wDim } = gan.config;
@@ -124,6 +161,7 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<SampleC
         psi,
         z: Array.from(s.z.subarray(i * zDim, (i + 1) * zDim)),
         w: Array.from(s.w.subarray(i * wDim, (i + 1) * wDim)),
+        ...(s.labels ? { labels: labelsInUnits(s.labelNames, s.labels.subarray(i * s.labelNames.length, (i + 1) * s.labelNames.length)) } : {}),
       });
     }
     // One grid panel per column; cells past the last sample are NaN, which the grid paints as background.
@@ -148,7 +186,10 @@ export async function sampleCommand(opts: SampleCommandOptions): Promise<SampleC
       n,
       psi,
       noise: 'none',
-      latentSeeds: 'sample i: seed + i; z = Rng(seed + i).normalArray(zDim); w = wAvg + psi (mapping(z) - wAvg); image = synthesize(w), no noise',
+      latentSeeds: s.labels
+        ? 'sample i: seed + i; rng = Rng(seed + i); z = rng.normalArray(zDim); labels = a label-bank row picked with rng, then the fixed ones; w = wAvg + psi (mapping(z, labels) - wAvg); image = synthesize(w), no noise'
+        : 'sample i: seed + i; z = Rng(seed + i).normalArray(zDim); w = wAvg + psi (mapping(z) - wAvg); image = synthesize(w), no noise',
+      ...(fixedLabels ? { fixedLabels: labelsInUnits(Object.keys(fixedLabels), Float32Array.from(Object.values(fixedLabels))) } : {}),
       grid: { file: 'grid.png', columns, rows, gap: 2 },
     };
     files.push({ path: path.join(dir, 'latents.json'), data: latentsJson(header, latents) });
@@ -181,6 +222,7 @@ export function registerSampleCommand(program: Command): void {
       `truncation ψ toward the mean w, 0..${MAX_TRUNCATION_PSI}: 1 none, 0 the mean image, above 1 more variety (default: the model's truncationPsi; GAN2Shape uses 0.7)`,
     )
     .option('--seed <s>', 'sample i uses seed s + i (same seed, same images)', '0')
+    .option('--label <pairs>', 'a conditional GAN: hold these labels fixed, e.g. view.ry=20,expression.smile=0.8 (angles in degrees); the others are drawn from its label bank')
     .option('-o, --out <dir>', 'output folder', 'out/samples')
     .option('--force', 'write into a non-empty folder (deletes only grid.png, latents.json and sample-*.png there)')
     .action(async (opts: SampleCommandOptions) => {

@@ -20,6 +20,7 @@ import {
 import type { PhotoGeoOverrides } from '../models/photogeo/config.js';
 import { STYLEGAN_WIDTHS, styleGanConfig, type StyleGanConfig } from '../models/stylegan/config.js';
 import { sameWidths, wideningProblem } from '../models/stylegan/widen.js';
+import { labelsNamed } from '../models/features/labels.js';
 import { createGanTrainer, loadGanInit, resolveImageFolder, savedGanSettings, type GanInitRecord } from '../pipelines/train-gan.js';
 import { runTraining, type LogLine, type RunResult } from '../train/loop.js';
 import type { FeatureNetOverrides } from '../models/features/config.js';
@@ -223,6 +224,8 @@ export interface TrainGanOptions {
   lowResD?: string;
   /** DiffAugment probability per transform (0: none, the default). */
   augment?: string;
+  /** Conditioning labels, comma-separated groups or label names (e.g. "view,light,expression"); a fine-tune may add it. */
+  condition?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -246,6 +249,18 @@ export function ganThreads(raw: string | undefined): number {
   const env = process.env.GAN3D_THREADS;
   if (env !== undefined && env !== '') return defaultWorkerCount() + 1; // validates it
   return Math.min(2, Math.max(1, os.cpus().length));
+}
+
+/** `--condition`: comma-separated label groups or names → the label names in FEATURE_LABELS order. */
+function conditionLabelsOf(raw: string): string[] {
+  const items = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (items.length === 0) throw new Gan3dError(`--condition needs label groups or names, e.g. view,light,expression; got "${raw}".`, 'BAD_ARGUMENT');
+  try {
+    return labelsNamed(items).map((spec) => spec.name);
+  } catch (e) {
+    if (e instanceof Gan3dError) throw new Gan3dError(`--condition: ${e.message}`, 'BAD_ARGUMENT');
+    throw e;
+  }
 }
 
 /** The `train gan` action, callable without commander (tests). */
@@ -290,13 +305,15 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       throw new Gan3dError(`--augment must be a probability in [0, 1], got "${opts.augment}".`, 'BAD_ARGUMENT');
     }
   }
+  const condition = opts.condition === undefined ? undefined : conditionLabelsOf(opts.condition);
   const tuned: Partial<StyleGanConfig> = {
     ...(lr !== undefined ? { lrG: lr, lrD: lr } : {}),
     ...(emaHalfLife !== undefined ? { emaHalfLifeImages: emaHalfLife } : {}),
     ...(lowResD !== undefined ? { lowResDiscriminator: lowResD } : {}),
     ...(augment !== undefined ? { augmentProbability: augment } : {}),
   };
-  let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...opts.model };
+  const conditioned: Partial<StyleGanConfig> = condition ? { conditionLabels: condition } : {};
+  let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...conditioned, ...opts.model };
   let init: { record: GanInitRecord; weights?: Map<string, Float32Array> } | undefined;
   if (opts.resume) {
     // A resume continues with the run's own seed and model unless they are given again (then they must match).
@@ -308,6 +325,9 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       }
       for (const [k, v] of Object.entries(tuned) as [keyof StyleGanConfig, number][]) {
         if ((saved.model[k] ?? 0) !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k] ?? 0)}: resume without --lr/--ema-half-life/--low-res-d/--augment (or with the same), or start a new run.`, 'BAD_ARGUMENT');
+      }
+      if (condition && JSON.stringify(condition) !== JSON.stringify(saved.model.conditionLabels ?? [])) {
+        throw new Gan3dError(`${outDir} was trained ${saved.model.conditionLabels?.length ? `conditional on ${saved.model.conditionLabels.join(',')}` : 'unconditional'}: resume without --condition (or with the same labels), or start a new run.`, 'BAD_ARGUMENT');
       }
       if (opts.model === undefined) model = saved.model;
       if (saved.init) init = { record: saved.init };
@@ -324,7 +344,11 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
   seed ??= 1;
   if (opts.init !== undefined) {
     const start = await loadGanInit(opts.init);
-    model = { ...start.model, ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...opts.model };
+    model = { ...start.model, ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...conditioned, ...opts.model };
+    const had = start.model.conditionLabels ?? [];
+    if (had.length > 0 && condition && JSON.stringify(had) !== JSON.stringify(condition)) {
+      throw new Gan3dError(`--init ${opts.init} is conditional on ${had.join(',')}: a fine-tune keeps its labels (omit --condition).`, 'BAD_ARGUMENT');
+    }
     // --widths wider than the start's grows it (same function at step 0, src/models/stylegan/widen.ts).
     const from = styleGanConfig(start.model);
     const to = styleGanConfig(model);
@@ -346,6 +370,7 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
         `on ${trainer.config.data.images} images of ${opts.data} (${opts.resume ? 'resuming' : init ? `new run from ${shownPath(init.record.checkpoint)}` : 'new run'}, seed ${seed}, batch ${batchSize}, ` +
         `lr ${c.lrG}, EMA half-life ${c.emaHalfLifeImages} images, ` +
         (c.augmentProbability > 0 ? `DiffAugment p ${c.augmentProbability}, ` : '') +
+        (c.conditionLabels?.length ? `conditional on ${c.conditionLabels.join(', ')}, ` : '') +
         `${threads === 1 ? 'single-threaded' : `${threads} threads`}).\n` +
         `Writing to ${shownPath(outDir)}/: log.jsonl, samples/, checkpoints/.\n`,
     );
@@ -679,6 +704,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--ema-half-life <images>', 'half-life of the EMA generator in images (default 10000; a resume keeps the run\'s)')
     .option('--low-res-d <side>', 'also train a second discriminator on the images box-downsampled to side×side (e.g. 32; 0: none, the default); --init may add one to a run without')
     .option('--augment <p>', 'DiffAugment on everything D sees (brightness, saturation, contrast, translation, cutout), each with probability p (0: none, the default; a resume keeps the run\'s)')
+    .option('--condition <labels>', 'train a conditional GAN on these SynFace labels (comma-separated groups view, light, shape, expression, albedo, or label names such as view.rz; from params.jsonl); --init may add conditioning to an unconditional GAN')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

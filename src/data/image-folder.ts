@@ -130,15 +130,18 @@ export class ImageFolderDataset {
 
   /**
    * The next `batchSize` images in the shuffled order as `{ images }` [B, S, S, 3] in [-1,1]. One uniform draw
-   * per image from `rng` decides its flip, so a resumed run (same Rng state) sees the same batches.
+   * per image from `rng` decides its flip, so a resumed run (same Rng state) sees the same batches. `drawn`, when
+   * given, receives each image's index (into `ids`) and whether it was mirrored (a conditional GAN's labels follow).
    */
-  nextBatch(rng: Rng, batchSize: number): Batch {
+  nextBatch(rng: Rng, batchSize: number, drawn?: { indices: number[]; flips: boolean[] }): Batch {
     const s = this.info.imageSize;
     const per = s * s * 3;
     const data = new Float32Array(batchSize * per);
     this.iterator.next(batchSize).forEach((index, b) => {
       const flip = rng.uniform() < this.info.flipProbability;
       toSigned(this.pixels, index * per, s, flip, data, b * per);
+      drawn?.indices.push(index);
+      drawn?.flips.push(flip);
     });
     return { images: { data, shape: [batchSize, s, s, 3] } };
   }

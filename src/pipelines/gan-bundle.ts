@@ -464,6 +464,9 @@ export interface SampleGanOptions {
   psi: number;
   /** Sample i uses seed + i; seed + n - 1 must stay below 2^32. */
   seed: number;
+  /** A conditional GAN's labels to hold fixed, by name, normalised ([-1, 1] over the SynFace range); the others are
+   *  drawn from the label bank. Refused by an unconditional GAN. */
+  fixedLabels?: Record<string, number>;
 }
 
 export interface GanSamples {
@@ -475,6 +478,9 @@ export interface GanSamples {
   w: Float32Array;
   /** The seed of each sample (seed + i). */
   seeds: number[];
+  /** A conditional GAN's labels [n, L] (normalised; names in `labelNames`), or null. */
+  labels: Float32Array | null;
+  labelNames: string[];
   n: number;
   resolution: number;
   psi: number;
@@ -482,7 +488,8 @@ export interface GanSamples {
 
 /**
  * Draws n samples of the generator without per-layer noise: z_i = Rng(seed + i).normalArray(zDim), w_i = the mean w +
- * ψ (mapping(z_i) − the mean w), image_i = synthesize(w_i). Deterministic for a seed.
+ * ψ (mapping(z_i) − the mean w), image_i = synthesize(w_i). Deterministic for a seed. A conditional GAN draws sample i's
+ * labels from its label bank with the same Rng after z (a row picked uniformly), then sets the fixed ones.
  */
 export function sampleGan(generator: Generator, options: SampleGanOptions): GanSamples {
   const { n, psi, seed } = options;
@@ -496,17 +503,34 @@ export function sampleGan(generator: Generator, options: SampleGanOptions): GanS
   const { zDim, wDim, resolution: R } = generator.config;
   const seeds = Array.from({ length: n }, (_, i) => seed + i);
   const z = new Float32Array(n * zDim);
-  seeds.forEach((s, i) => z.set(new Rng(s).normalArray(zDim), i * zDim));
+  const labelNames = generator.config.conditionLabels ?? [];
+  const L = labelNames.length;
+  const fixed = Object.entries(options.fixedLabels ?? {});
+  if (fixed.length > 0 && L === 0) throw new Gan3dError('This GAN is unconditional: it takes no labels.', 'BAD_ARGUMENT');
+  for (const [name, value] of fixed) {
+    if (!labelNames.includes(name)) throw new Gan3dError(`This GAN is not conditional on "${name}": its labels are ${labelNames.join(', ')}.`, 'BAD_ARGUMENT');
+    if (!Number.isFinite(value)) throw new Gan3dError(`Label ${name}: not a number (${value}).`, 'BAD_ARGUMENT');
+  }
+  const labels = L > 0 ? new Float32Array(n * L) : null;
+  seeds.forEach((s, i) => {
+    const rng = new Rng(s);
+    z.set(rng.normalArray(zDim), i * zDim);
+    if (labels) {
+      labels.set(generator.drawLabels(rng, 1)!, i * L);
+      for (const [name, value] of fixed) labels[i * L + labelNames.indexOf(name)] = value;
+    }
+  });
   const w = new Float32Array(n * wDim);
   const images = new Float32Array(n * R * R * 3);
   for (let start = 0; start < n; start += SAMPLE_BATCH) {
     const b = Math.min(SAMPLE_BATCH, n - start);
     const [wb, xb] = tf.tidy(() => {
-      const wt = generator.truncate(generator.mapping(tf.tensor2d(z.subarray(start * zDim, (start + b) * zDim), [b, zDim])), psi);
+      const c = labels ? tf.tensor2d(labels.subarray(start * L, (start + b) * L), [b, L]) : undefined;
+      const wt = generator.truncate(generator.mapping(tf.tensor2d(z.subarray(start * zDim, (start + b) * zDim), [b, zDim]), c), psi);
       return [wt.dataSync() as Float32Array, generator.synthesize(wt).dataSync() as Float32Array];
     });
     w.set(wb, start * wDim);
     images.set(xb, start * R * R * 3);
   }
-  return { images, z, w, seeds, n, resolution: R, psi };
+  return { images, z, w, seeds, labels, labelNames, n, resolution: R, psi };
 }

@@ -82,11 +82,12 @@ export interface GeneratedSamples {
   noise: Float32Array[];
 }
 
-/** Draws n samples' z and (with noise 'random') per-layer noise from `rng`, in that order. */
-function drawSampleInputs(g: Generator, rng: Rng, n: number, noise: SampleNoise): { z: Float32Array; noise: Float32Array[] } {
+/** Draws n samples' z, (with noise 'random') per-layer noise and (a conditional GAN) labels from the label bank
+ *  from `rng`, in that order. */
+function drawSampleInputs(g: Generator, rng: Rng, n: number, noise: SampleNoise): { z: Float32Array; noise: Float32Array[]; labels: Float32Array | null } {
   const z = rng.normalArray(n * g.config.zDim);
   const maps = noise === 'random' ? g.noiseShapes(n).map(([b, h, w]) => rng.normalArray(b * h * w)) : [];
-  return { z, noise: maps };
+  return { z, noise: maps, labels: g.drawLabels(rng, n) };
 }
 
 /** The noise input of a generator pass: the given maps as tensors, or 'none'. */
@@ -98,11 +99,12 @@ function noiseTensors(g: Generator, n: number, maps: Float32Array[] | tf.Tensor[
   });
 }
 
-/** Renders samples of z (w = wAvg + ψ (mapping(z) − wAvg)) with the given noise maps; host arrays out. */
-export function renderSamples(g: Generator, z: Float32Array, noise: Float32Array[], psi: number): GeneratedSamples {
+/** Renders samples of z (w = wAvg + ψ (mapping(z, labels) − wAvg)) with the given noise maps; host arrays out. */
+export function renderSamples(g: Generator, z: Float32Array, noise: Float32Array[], psi: number, labels: Float32Array | null = null): GeneratedSamples {
   const n = z.length / g.config.zDim;
   const [w, x] = tf.tidy(() => {
-    const wt = g.truncate(g.mapping(tf.tensor2d(z, [n, g.config.zDim])), psi);
+    const c = labels ? tf.tensor2d(labels, [n, g.labelDim]) : undefined;
+    const wt = g.truncate(g.mapping(tf.tensor2d(z, [n, g.config.zDim]), c), psi);
     return [wt, g.synthesize(wt, { noise: noiseTensors(g, n, noise) })];
   });
   try {
@@ -211,8 +213,8 @@ export async function createEncoderTrainer(options: EncoderTrainerOptions): Prom
     const parts: GeneratedSamples[] = [];
     for (let start = 0; start < evalSamples; start += EVAL_BATCH) {
       const b = Math.min(EVAL_BATCH, evalSamples - start);
-      const { z, noise } = drawSampleInputs(g, rng, b, noiseMode);
-      parts.push(renderSamples(g, z, noise, psi));
+      const { z, noise, labels } = drawSampleInputs(g, rng, b, noiseMode);
+      parts.push(renderSamples(g, z, noise, psi, labels));
     }
     evalSet = concatSamples(parts);
     return evalSet;
@@ -256,8 +258,8 @@ export async function createEncoderTrainer(options: EncoderTrainerOptions): Prom
     variableNames,
 
     nextBatch(rng: Rng, batchSize: number): Batch {
-      const { z, noise } = drawSampleInputs(g, rng, batchSize, noiseMode);
-      const s = renderSamples(g, z, noise, psi);
+      const { z, noise, labels } = drawSampleInputs(g, rng, batchSize, noiseMode);
+      const s = renderSamples(g, z, noise, psi, labels);
       const batch: Batch = {
         images: { data: s.images, shape: [batchSize, R, R, 3] },
         w: { data: s.w, shape: [batchSize, model.wDim] },

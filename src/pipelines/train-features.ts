@@ -8,12 +8,13 @@ import { promises as fs } from 'node:fs';
 import fsSync from 'node:fs';
 import path from 'node:path';
 import { listImageIds, loadImagesUint8 } from '../data/image-folder.js';
+import { readSplitLabels } from '../data/split-labels.js';
 import { initBackend } from '../engine/backend.js';
 import { Gan3dError } from '../engine/errors.js';
 import type { Batch, Replica } from '../engine/parallel/data-parallel.js';
 import { latestCheckpoint } from '../io/checkpoint.js';
 import { featureNetConfig, type FeatureNetConfig, type FeatureNetOverrides } from '../models/features/config.js';
-import { labelVector, type LabelSpec } from '../models/features/labels.js';
+import type { LabelSpec } from '../models/features/labels.js';
 import { FeatureNet } from '../models/features/model.js';
 import type { FeatureNetReplicaConfig } from '../models/features/replica.js';
 import { EpochIterator, type EpochIteratorState } from '../train/data-iterator.js';
@@ -32,29 +33,6 @@ export interface LabeledSplit {
   size: number;
 }
 
-/** Reads `<split>/params.jsonl` into a map id → record; a clear error when it is missing or unreadable. */
-async function readParams(splitDir: string): Promise<Map<string, Record<string, unknown>>> {
-  const file = path.join(splitDir, 'params.jsonl');
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new Gan3dError(`${file}: no labels. The feature network trains on a SynFace split (\`gan3d data synface\` writes params.jsonl beside image/).`, 'NO_DATA');
-  }
-  const out = new Map<string, Record<string, unknown>>();
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let rec: Record<string, unknown>;
-    try {
-      rec = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      throw new Gan3dError(`${file}:${i + 1} is not valid JSON: regenerate the dataset with \`gan3d data synface\`.`, 'BAD_DATA');
-    }
-    out.set(String(rec.id), rec);
-  });
-  return out;
-}
-
 /** Loads the images and labels of one split (`<root>/<split>/{image/*.png,params.jsonl}`), the first `limit` ids. */
 export async function loadLabeledSplit(
   root: string,
@@ -66,13 +44,7 @@ export async function loadLabeledSplit(
   const splitDir = path.join(root, split);
   const imageDir = path.join(splitDir, 'image');
   const ids = listImageIds(imageDir).slice(0, options.limit);
-  const params = await readParams(splitDir);
-  const y = new Float32Array(ids.length * labels.length);
-  ids.forEach((id, k) => {
-    const rec = params.get(id);
-    if (!rec) throw new Gan3dError(`${path.join(splitDir, 'params.jsonl')} has no line for image ${id}: regenerate the dataset.`, 'BAD_DATA');
-    labelVector(rec, labels, y, k * labels.length);
-  });
+  const y = await readSplitLabels(splitDir, ids, labels);
   const pixels = await loadImagesUint8(imageDir, ids, size, options.onProgress);
   return { dir: splitDir, ids, pixels, labels: y, size };
 }

@@ -52,6 +52,8 @@ import { boxDownsample2x } from '../engine/ops/box-resample.js';
 import { Rng } from '../engine/random.js';
 import { latestCheckpoint, loadCheckpoint } from '../io/checkpoint.js';
 import { Discriminator, Generator, styleGanConfig, type StyleGanConfig } from '../models/stylegan/index.js';
+import { labelsNamed, mirrorLabels } from '../models/features/labels.js';
+import { readSplitLabels } from '../data/split-labels.js';
 import { applyAugment, drawAugment, hasAugment } from '../models/stylegan/augment.js';
 import { wideningProblem, widenParameter } from '../models/stylegan/widen.js';
 import type { EpochIteratorState } from '../train/data-iterator.js';
@@ -66,6 +68,8 @@ export const LOW_D_PREFIX = 'Dlow/';
 const GRID = 8;
 /** Mixed into the run's seed for the fixed sample latents, so they differ from the weights' stream. */
 const SAMPLE_SEED_SALT = 0x5a3c_e11d;
+/** Mixed into the run's seed for the label bank's mirror draws. */
+const LABEL_BANK_SALT = 0x1abe_1b4c;
 
 export interface GanTrainerOptions {
   /** An image folder: `<dir>/*.png` named `image/`, a split folder holding `image/`, or a dataset root with `train/image/`. */
@@ -170,7 +174,7 @@ export interface GanTrainerConfig {
   seed: number;
   model: StyleGanConfig;
   data: ImageFolderInfo;
-  losses: { d: string; g: string; r1Gamma: number; r1Every: number; augment?: string };
+  losses: { d: string; g: string; r1Gamma: number; r1Every: number; augment?: string; condition?: string };
   /** Lazy-regularisation correction of D's Adam: lr × c, β = (β1^c, β2^c), c = r1Every / (r1Every + 1). */
   dAdamScale: number;
   ema: { halfLifeImages: number; betaPerStep: number };
@@ -230,11 +234,19 @@ function drawLatents(g: Generator, rng: Rng, n: number, prefix: string, out: Bat
   g.noiseShapes(n).forEach((shape, i) => (out[`${prefix}Noise${i}`] = { data: rng.normalArray(shape[0] * shape[1] * shape[2]), shape }));
 }
 
-/** Images of the phase's latents: ws = w(z) with layers from the crossover on taken from w(z2). */
+/** The labels of a conditional GAN's batch entry (`labels` for the reals, `dC`/`gC` for the phases' fakes), or
+ *  undefined when the GAN is unconditional (the batch has none). */
+function labelsOf(inputs: Record<string, tf.Tensor>, key: string): tf.Tensor2D | undefined {
+  return inputs[key] as tf.Tensor2D | undefined;
+}
+
+/** Images of the phase's latents: ws = w(z) with layers from the crossover on taken from w(z2) (both with the
+ *  phase's labels when conditional). */
 function fakesFrom(g: Generator, inputs: Record<string, tf.Tensor>, prefix: string): tf.Tensor4D {
   return tf.tidy(() => {
-    const w1 = g.mapping(inputs[`${prefix}Z`] as tf.Tensor2D);
-    const w2 = g.mapping(inputs[`${prefix}Z2`] as tf.Tensor2D);
+    const labels = labelsOf(inputs, `${prefix}C`);
+    const w1 = g.mapping(inputs[`${prefix}Z`] as tf.Tensor2D, labels);
+    const w2 = g.mapping(inputs[`${prefix}Z2`] as tf.Tensor2D, labels);
     const ws = tf.add(tf.expandDims(w1, 1), tf.mul(inputs[`${prefix}Mix`], tf.expandDims(tf.sub(w2, w1), 1))) as tf.Tensor3D;
     const noise = Array.from({ length: g.numNoise }, (_, i) => inputs[`${prefix}Noise${i}`] as tf.Tensor4D);
     return g.synthesize(ws, { noise });
@@ -266,12 +278,13 @@ function logisticLoss(
   real: tf.Tensor4D,
   r1Weight: tf.Tensor | null,
   view: (x: tf.Tensor4D) => tf.Tensor4D = (x) => x,
+  labels: { fake?: tf.Tensor2D; real?: tf.Tensor2D } = {},
 ): tf.Scalar {
   return tf.tidy(() => {
-    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake))), tf.mean(tf.softplus(tf.neg(d.logits(view(real)))))) as tf.Scalar;
+    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake, labels.fake))), tf.mean(tf.softplus(tf.neg(d.logits(view(real), labels.real))))) as tf.Scalar;
     if (r1Weight) {
       // Exact R1: the inner gradient with respect to the images only; twice differentiable through D.
-      const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(view(x as tf.Tensor4D))))(real);
+      const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(view(x as tf.Tensor4D), labels.real)))(real);
       loss = tf.add(loss, tf.mean(tf.mul(r1Weight, tf.sum(tf.square(gx), [1, 2, 3])))) as tf.Scalar;
     }
     return loss;
@@ -285,10 +298,11 @@ function discriminatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Te
     const real = inputs.images as tf.Tensor4D;
     const fake = fakesFrom(g, inputs, 'd');
     const r1On = (inputs.r1.dataSync() as Float32Array).some((v) => v !== 0);
+    const labels = { fake: labelsOf(inputs, 'dC'), real: labelsOf(inputs, 'labels') };
     if (hasAugment(inputs, 'r')) {
-      return logisticLoss(d, applyAugment(fake, inputs, 'd'), real, r1On ? inputs.r1 : null, (x) => applyAugment(x, inputs, 'r'));
+      return logisticLoss(d, applyAugment(fake, inputs, 'd'), real, r1On ? inputs.r1 : null, (x) => applyAugment(x, inputs, 'r'), labels);
     }
-    let loss = logisticLoss(d, fake, real, r1On ? inputs.r1 : null);
+    let loss = logisticLoss(d, fake, real, r1On ? inputs.r1 : null, undefined, labels);
     if (lowD) {
       const side = lowD.config.resolution;
       const r1Low = r1On ? tf.mul(inputs.r1, (side / d.config.resolution) ** 2) : null;
@@ -302,7 +316,7 @@ function discriminatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Te
 function generatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
     const fake = fakesFrom(g, inputs, 'g');
-    let loss = tf.mean(tf.softplus(tf.neg(d.logits(hasAugment(inputs, 'g') ? applyAugment(fake, inputs, 'g') : fake)))) as tf.Scalar;
+    let loss = tf.mean(tf.softplus(tf.neg(d.logits(hasAugment(inputs, 'g') ? applyAugment(fake, inputs, 'g') : fake, labelsOf(inputs, 'gC'))))) as tf.Scalar;
     if (lowD) loss = tf.add(loss, tf.mean(tf.softplus(tf.neg(lowD.logits(downsampleTo(fake, lowD.config.resolution)))))) as tf.Scalar;
     return loss;
   });
@@ -345,19 +359,25 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   }
   // Before any tensor exists, so that nothing lands on tfjs's default cpu backend.
   await initBackend();
-  const model = styleGanConfig({ ...options.model, batchSize: options.batchSize });
-  if (!Number.isInteger(model.r1Every) || model.r1Every < 1) throw new Gan3dError(`r1Every must be a whole number ≥ 1, got ${model.r1Every}.`, 'BAD_CONFIG');
-  if (!(model.r1Gamma >= 0)) throw new Gan3dError(`r1Gamma must be ≥ 0, got ${model.r1Gamma}.`, 'BAD_CONFIG');
-  if (!(model.emaHalfLifeImages >= 0)) throw new Gan3dError(`emaHalfLifeImages must be ≥ 0, got ${model.emaHalfLifeImages}.`, 'BAD_CONFIG');
+  const requested = styleGanConfig({ ...options.model, batchSize: options.batchSize });
+  if (!Number.isInteger(requested.r1Every) || requested.r1Every < 1) throw new Gan3dError(`r1Every must be a whole number ≥ 1, got ${requested.r1Every}.`, 'BAD_CONFIG');
+  if (!(requested.r1Gamma >= 0)) throw new Gan3dError(`r1Gamma must be ≥ 0, got ${requested.r1Gamma}.`, 'BAD_CONFIG');
+  if (!(requested.emaHalfLifeImages >= 0)) throw new Gan3dError(`emaHalfLifeImages must be ≥ 0, got ${requested.emaHalfLifeImages}.`, 'BAD_CONFIG');
 
   const dataset = await ImageFolderDataset.load({
     root,
     split,
-    size: model.resolution,
+    size: requested.resolution,
     seed: options.seed,
     flipProbability: options.flipProbability,
     onProgress: options.onLoadProgress,
   });
+  // A conditional GAN keeps every training image's labels (params.jsonl) as its label bank.
+  const conditional = requested.conditionLabels.length > 0;
+  const labelSpecs = conditional ? labelsNamed(requested.conditionLabels) : [];
+  const L = labelSpecs.length;
+  const imageLabels = conditional ? await readSplitLabels(path.join(root, split), dataset.ids, labelSpecs) : null;
+  const model = styleGanConfig({ ...requested, labelBankSize: conditional ? dataset.size : 0 });
 
   const init = new Rng(options.seed);
   const generator = new Generator(init, model);
@@ -368,6 +388,17 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   const gVars = generator.variables();
   const emaVars = ema.variables();
   emaVars.forEach((v, i) => v.assign(gVars[i]));
+  if (imageLabels) {
+    // The bank holds each training image's labels once, mirrored with the data's flip probability (drawn from its own
+    // Rng), so that labels drawn from it follow the distribution of the labels of the images D sees.
+    const bank = Float32Array.from(imageLabels);
+    const bankRng = new Rng((options.seed ^ LABEL_BANK_SALT) >>> 0);
+    for (let i = 0; i < dataset.size; i++) if (bankRng.uniform() < dataset.info.flipProbability) mirrorLabels(labelSpecs, bank, i * L);
+    tf.tidy(() => {
+      generator.labelBank!.assign(tf.tensor2d(bank, [dataset.size, L]));
+      ema.labelBank!.assign(generator.labelBank!);
+    });
+  }
 
   const r1On = model.r1Gamma > 0;
   const c = r1On ? model.r1Every / (model.r1Every + 1) : 1;
@@ -380,19 +411,24 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   const n = GRID * GRID;
   const sampleZ = sampleRng.normalArray(n * model.zDim);
   const sampleNoise = ema.noiseShapes(n).map(([, h, w]) => sampleRng.normalArray(n * h * w));
+  const sampleLabels = ema.drawLabels(sampleRng, n);
 
   // augmentProbability came later: a run without augmentation records no such key, so checkpoints written before it
   // existed resume (the loop compares configs exactly) and new ones read the same; absent means 0 everywhere.
-  const { augmentProbability, ...withoutAugment } = model;
+  // The same for conditioning (conditionLabels and labelBankSize came later still).
+  const { augmentProbability, conditionLabels, labelBankSize, ...recorded } = model;
   const config: GanTrainerConfig = {
     seed: options.seed,
-    model: augmentProbability > 0 ? model : (withoutAugment as StyleGanConfig),
+    model: { ...recorded, ...(augmentProbability > 0 ? { augmentProbability } : {}), ...(conditional ? { conditionLabels, labelBankSize } : {}) } as StyleGanConfig,
     data: dataset.info,
     losses: {
       d:
         'softplus(D(G(z))) + softplus(-D(x)) + lazy R1 (r1Gamma/2)·|∇D(x)|²·r1Every every r1Every-th step' +
         (lowD ? `; plus the same for a second D on images box-downsampled to ${model.lowResDiscriminator}² (R1 γ × (${model.lowResDiscriminator}/${model.resolution})²)` : ''),
       g: lowD ? 'softplus(-D(G(z))) + softplus(-Dlow(down(G(z))))' : 'softplus(-D(G(z)))',
+      ...(conditional
+        ? { condition: `G(z, c) and D(x, c) with c the ${L} labels ${model.conditionLabels.join(', ')}: each real image's own (mirrored with it), the fakes' drawn from the label bank` }
+        : {}),
       ...(model.augmentProbability > 0
         ? { augment: `DiffAugment (colour, translation, cutout) on every image D sees, each transform with p = ${model.augmentProbability}; R1 through it` }
         : {}),
@@ -447,7 +483,8 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
     ...(initialWeights ? { initialWeights } : {}),
 
     nextBatch(rng: Rng, batchSize: number): Batch {
-      const batch = dataset.nextBatch(rng, batchSize);
+      const drawn = { indices: [] as number[], flips: [] as boolean[] };
+      const batch = dataset.nextBatch(rng, batchSize, drawn);
       drawLatents(generator, rng, batchSize, 'd', batch);
       drawLatents(generator, rng, batchSize, 'g', batch);
       // StyleGAN2's lazy schedule: R1 on steps 0, k, 2k, ... (0-based).
@@ -456,6 +493,15 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
       // Drawn after everything else, so a run without augmentation keeps the Rng stream it always had.
       const p = model.augmentProbability;
       if (p > 0) for (const prefix of ['d', 'r', 'g']) drawAugment(rng, batchSize, model.resolution, p, prefix, batch);
+      if (imageLabels) {
+        const real = new Float32Array(batchSize * L);
+        drawn.indices.forEach((index, b) => {
+          real.set(imageLabels.subarray(index * L, (index + 1) * L), b * L);
+          if (drawn.flips[b]) mirrorLabels(labelSpecs, real, b * L);
+        });
+        batch.labels = { data: real, shape: [batchSize, L] };
+        for (const prefix of ['d', 'g']) batch[`${prefix}C`] = { data: generator.drawLabels(rng, batchSize)!, shape: [batchSize, L] };
+      }
       batches++;
       return batch;
     },
@@ -473,7 +519,8 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
         // ema = G + β (ema - G)
         emaVars.forEach((v, i) => v.assign(tf.add(gVars[i], tf.mul(tf.sub(v, gVars[i]), emaBeta))));
         const z = batch.gZ;
-        generator.updateWAvg(generator.mapping(tf.tensor2d(z.data, z.shape as [number, number])));
+        const c = batch.gC;
+        generator.updateWAvg(generator.mapping(tf.tensor2d(z.data, z.shape as [number, number]), c ? tf.tensor2d(c.data, c.shape as [number, number]) : undefined));
         ema.wAvg.assign(generator.wAvg);
       });
     },
@@ -486,7 +533,8 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
             tf.tidy(() => {
               const z = tf.tensor2d(sampleZ.subarray(col * GRID * model.zDim, (col + 1) * GRID * model.zDim), [GRID, model.zDim]);
               const noise = ema.noiseShapes(GRID).map(([, h, w], i) => tf.tensor4d(sampleNoise[i].subarray(col * GRID * h * w, (col + 1) * GRID * h * w), [GRID, h, w, 1]));
-              return ema.generate(z, { psi: model.truncationPsi, noise });
+              const labels = sampleLabels ? tf.tensor2d(sampleLabels.subarray(col * GRID * L, (col + 1) * GRID * L), [GRID, L]) : undefined;
+              return ema.generate(z, { psi: model.truncationPsi, noise, labels });
             }),
           );
         }
@@ -543,8 +591,12 @@ function startFrom(
     ...[...g.namedVariables()].map(([k, v]) => [`G/${k}`, v] as const),
   ]);
   const addsLowD = lowD !== null && ![...weights.keys()].some((k) => k.startsWith(LOW_D_PREFIX));
+  // An unconditional start grown into a conditional GAN: the label MLPs start from their initialisation (which
+  // computes the unconditional function) and the label bank from the data (already assigned).
+  const isConditioning = (name: string) => /^(G|G_ema)\/(label_embed\/|label_bank$)|^D\/label_proj\//.test(name);
+  const addsConditioning = g.labelDim > 0 && ![...weights.keys()].some(isConditioning);
   const take = (name: string, v: tf.Variable): Float32Array => {
-    if (addsLowD && name.startsWith(LOW_D_PREFIX)) return Float32Array.from(v.dataSync() as Float32Array);
+    if ((addsLowD && name.startsWith(LOW_D_PREFIX)) || (addsConditioning && isConditioning(name))) return Float32Array.from(v.dataSync() as Float32Array);
     const data = weights.get(name);
     if (!data) throw new Gan3dError(`The --init checkpoint has no "${name}": it is not a GAN of this architecture.`, 'CHECKPOINT_INCOMPATIBLE');
     const oldShape = widenFrom?.get(name.replace(/^G_ema\//, 'G/'));

@@ -154,6 +154,25 @@ test('train gan on 2 threads with a low-resolution D: the same losses and weight
   assert.ok(diff.weights <= 1e-5 && diff.moments <= 1e-5, `differ by up to ${diff.weights} (weights), ${diff.moments} (moments)`);
 });
 
+test('train gan on 2 threads, conditional: the labels are sharded with their images; the same losses and weights as 1 thread', async () => {
+  const model = { ...TINY, conditionLabels: ['view.ry', 'view.rz', 'expression.smile'] };
+  const one = await train(path.join(root, 'one-cond'), 0, {}, model);
+  const two = await train(path.join(root, 'two-cond'), 1, {}, model);
+  assert.equal(two.stepper?.threads, 2);
+  two.losses.forEach((l, s) => {
+    for (const name of ['D', 'G']) {
+      const ref = one.losses[s][name];
+      assert.ok(Number.isFinite(l[name]) && Math.abs(l[name] - ref) <= 1e-5 * Math.abs(ref), `step ${s + 1} ${name}: ${l[name]} vs ${ref}`);
+    }
+  });
+  const ckOne = await loadCheckpoint(path.join(root, 'one-cond', 'checkpoints'));
+  const ckTwo = await loadCheckpoint(path.join(root, 'two-cond', 'checkpoints'));
+  const proj = ckTwo.variables.find((v) => v.name === 'D/label_proj/fc1/w');
+  assert.ok(proj && proj.data.some((x) => x !== 0), 'the label projection learned');
+  const diff = maxDifference(ckOne, ckTwo);
+  assert.ok(diff.weights <= 1e-5 && diff.moments <= 1e-5, `differ by up to ${diff.weights} (weights), ${diff.moments} (moments)`);
+});
+
 test('train gan on 2 threads: interrupted and resumed equals an uninterrupted run, bit for bit; workers end with the run', async () => {
   const straight = path.join(root, 'straight2');
   const split = path.join(root, 'split2');

@@ -16,6 +16,7 @@
 
 import { Gan3dError } from '../../engine/errors.js';
 import type { UpsampleMode } from '../../nn/resample.js';
+import { labelsNamed } from '../features/labels.js';
 
 export interface StyleGanConfig {
   /** Output side: a power of two from 8 (64 for SynFace; 128 as in GAN2Shape's synface GAN). */
@@ -55,6 +56,18 @@ export interface StyleGanConfig {
    * lowResDiscriminator.
    */
   augmentProbability: number;
+  /**
+   * Conditioning (empty: an unconditional GAN, the default): the SynFace labels (names from FEATURE_LABELS,
+   * src/models/features/labels.ts, normalised to [-1, 1]) that G and D take beside z and the image. G adds a label
+   * MLP's output to w = mapping(z); D adds a projection term ⟨φ(x), MLP(labels)⟩/√C to its logit, φ(x) being its last
+   * hidden layer (the projection discriminator of Miyato & Koyama; StyleGAN2-ADA conditions the same two places).
+   * Both MLPs end in a zero-initialised layer, so a conditional GAN grown from an unconditional one starts as the same
+   * function. Not with lowResDiscriminator.
+   */
+  conditionLabels: string[];
+  /** Rows of the label bank G keeps (the training set's labels, each mirrored as the images were): samples draw
+   *  their labels from it. 0 when unconditional. */
+  labelBankSize: number;
 
   /** For the trainer. Adam learning rates (GAN-Control at 512x512: 0.002) and betas (StyleGAN2: 0, 0.99). */
   lrG: number;
@@ -86,6 +99,8 @@ export const STYLEGAN_DEFAULTS: Readonly<StyleGanConfig> = Object.freeze({
   wAvgBeta: 0.995,
   lowResDiscriminator: 0,
   augmentProbability: 0,
+  conditionLabels: Object.freeze([]) as unknown as string[],
+  labelBankSize: 0,
   lrG: 0.002,
   lrD: 0.002,
   adamBetas: [0, 0.99],
@@ -122,6 +137,7 @@ export function styleGanConfig(overrides: Partial<StyleGanConfig> = {}): StyleGa
     generatorChannels: { ...STYLEGAN_DEFAULTS.generatorChannels, ...overrides.generatorChannels },
     discriminatorChannels: { ...STYLEGAN_DEFAULTS.discriminatorChannels, ...overrides.discriminatorChannels },
     adamBetas: [...(overrides.adamBetas ?? STYLEGAN_DEFAULTS.adamBetas)] as [number, number],
+    conditionLabels: [...(overrides.conditionLabels ?? [])],
   };
   const r = c.resolution;
   if (!Number.isInteger(Math.log2(r)) || r < 8) {
@@ -145,6 +161,16 @@ export function styleGanConfig(overrides: Partial<StyleGanConfig> = {}): StyleGa
   }
   if (c.augmentProbability > 0 && low !== 0) {
     throw new Gan3dError('StyleGAN config: augmentProbability and lowResDiscriminator cannot be used together.', 'BAD_CONFIG');
+  }
+  if (c.conditionLabels.length > 0) {
+    const specs = labelsNamed(c.conditionLabels);
+    if (specs.length !== c.conditionLabels.length || specs.some((s, i) => s.name !== c.conditionLabels[i])) {
+      throw new Gan3dError(`StyleGAN config: conditionLabels must be distinct label names in the order of FEATURE_LABELS, got ${c.conditionLabels.join(', ')}.`, 'BAD_CONFIG');
+    }
+    if (low !== 0) throw new Gan3dError('StyleGAN config: conditionLabels and lowResDiscriminator cannot be used together.', 'BAD_CONFIG');
+  }
+  if (!(Number.isInteger(c.labelBankSize) && c.labelBankSize >= 0)) {
+    throw new Gan3dError(`StyleGAN config: labelBankSize must be a whole number ≥ 0, got ${c.labelBankSize}.`, 'BAD_CONFIG');
   }
   for (const [k, v] of Object.entries({ zDim: c.zDim, wDim: c.wDim, mappingLayers: c.mappingLayers, mbstdGroupSize: c.mbstdGroupSize })) {
     if (!Number.isInteger(v) || v < 1) throw new Gan3dError(`StyleGAN config: ${k} must be a positive integer, got ${v}.`, 'BAD_CONFIG');

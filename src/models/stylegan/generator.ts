@@ -4,9 +4,12 @@
 //   w[2b+3] to-RGB (shared with the next block's up conv, as in StyleGAN2).
 // Noise layers (numNoise = 2 log2(R) - 3): the 4x4 conv, then each block's two convs, at their resolution.
 // The tracked mean w (`wAvg`) is a buffer, not a trainable variable: `namedBuffers()` names it for checkpoints.
+// Conditional (config.conditionLabels): w = mapping(z) + labelEmbed(labels), with labels [N, L] normalised to [-1, 1];
+// the label bank (a buffer [labelBankSize, L], the training set's labels) is where samples draw their labels from.
 import * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
+import { LabelMlp } from '../../nn/label-mlp.js';
 import { MappingNetwork } from '../../nn/mapping.js';
 import { Module, ownedVariable } from '../../nn/module.js';
 import { drawNoise } from '../../nn/noise.js';
@@ -25,6 +28,8 @@ export interface SynthesisOptions {
 export interface GenerateOptions extends SynthesisOptions {
   /** Truncation ψ toward the tracked mean w (1 = none). Default 1. */
   psi?: number;
+  /** The labels [N, L] of a conditional generator (required there, refused by an unconditional one). */
+  labels?: tf.Tensor2D;
 }
 
 export class Generator extends Module {
@@ -40,6 +45,12 @@ export class Generator extends Module {
   readonly toRgbs: ToRGB[];
   /** The tracked mean w [wDim] (not trainable). */
   readonly wAvg: tf.Variable;
+  /** Labels per sample (0: unconditional). */
+  readonly labelDim: number;
+  /** labels → w offset (conditional only). */
+  readonly labelEmbed: LabelMlp | null;
+  /** [labelBankSize, L] (conditional only; not trainable). */
+  readonly labelBank: tf.Variable | null;
 
   constructor(rng: Rng, config: Partial<StyleGanConfig> = {}) {
     super();
@@ -59,24 +70,60 @@ export class Generator extends Module {
       this.toRgbs.push(this.child(`rgb${r}`, new ToRGB(rng, ch[r], c.wDim, 3, c.upsample)));
     }
     this.wAvg = ownedVariable(tf.zeros([c.wDim]), false);
+    this.labelDim = c.conditionLabels.length;
+    // Built last, so an unconditional generator's weights draw the same numbers from `rng` as before.
+    this.labelEmbed = this.labelDim > 0 ? this.child('label_embed', new LabelMlp(rng, this.labelDim, c.wDim, c.wDim)) : null;
+    this.labelBank = this.labelDim > 0 ? ownedVariable(tf.zeros([c.labelBankSize, this.labelDim]), false) : null;
   }
 
   /** Buffers that belong in a checkpoint beside `namedVariables()`. */
   namedBuffers(prefix = ''): Map<string, tf.Variable> {
-    return new Map([[`${prefix}w_avg`, this.wAvg]]);
+    const out = new Map([[`${prefix}w_avg`, this.wAvg]]);
+    if (this.labelBank) out.set(`${prefix}label_bank`, this.labelBank);
+    return out;
   }
 
   override dispose(): void {
     super.dispose();
     this.wAvg.dispose();
+    this.labelBank?.dispose();
   }
 
-  /** z [N, zDim] -> w [N, wDim]. */
-  mapping(z: tf.Tensor2D): tf.Tensor2D {
+  /** z [N, zDim] (and labels [N, L] when conditional) -> w [N, wDim]. */
+  mapping(z: tf.Tensor2D, labels?: tf.Tensor2D): tf.Tensor2D {
     if (z.rank !== 2 || z.shape[1] !== this.config.zDim) {
       throw new Gan3dError(`Generator.mapping expects z [N, ${this.config.zDim}], got [${z.shape}].`, 'BAD_SHAPE');
     }
-    return this.mappingNet.forward(z);
+    if (!this.labelEmbed) {
+      if (labels) throw new Gan3dError('This generator is unconditional: it takes no labels.', 'BAD_ARGUMENT');
+      return this.mappingNet.forward(z);
+    }
+    if (!labels || labels.rank !== 2 || labels.shape[0] !== z.shape[0] || labels.shape[1] !== this.labelDim) {
+      throw new Gan3dError(`This generator is conditional on ${this.labelDim} labels (${this.config.conditionLabels.join(', ')}): give labels [${z.shape[0]}, ${this.labelDim}]${labels ? `, not [${labels.shape}]` : ''}.`, 'BAD_ARGUMENT');
+    }
+    return tf.tidy(() => tf.add(this.mappingNet.forward(z), this.labelEmbed!.forward(labels)) as tf.Tensor2D);
+  }
+
+  /** `n` label rows [n, L] drawn uniformly from the label bank with `rng` (one int draw each); null when
+   *  unconditional. */
+  drawLabels(rng: Rng, n: number): Float32Array | null {
+    if (!this.labelBank) return null;
+    const rows = this.labelBank.shape[0];
+    if (rows === 0) throw new Gan3dError('This conditional generator has an empty label bank.', 'MODEL_CORRUPT');
+    const bank = this.labelBank.dataSync() as Float32Array;
+    const L = this.labelDim;
+    const out = new Float32Array(n * L);
+    for (let i = 0; i < n; i++) {
+      const r = rng.int(rows);
+      out.set(bank.subarray(r * L, (r + 1) * L), i * L);
+    }
+    return out;
+  }
+
+  /** The labels tensor for `n` samples drawn from the bank (undefined when unconditional). */
+  private labelsFor(rng: Rng, n: number): tf.Tensor2D | undefined {
+    const rows = this.drawLabels(rng, n);
+    return rows ? tf.tensor2d(rows, [n, this.labelDim]) : undefined;
   }
 
   /** Moves the tracked mean toward the batch mean of w [N, wDim]: wAvg = mean(w) + beta (wAvg - mean(w)). */
@@ -91,7 +138,7 @@ export class Generator extends Module {
   estimateWAvg(rng: Rng, samples = 4096): void {
     tf.tidy(() => {
       const z = tf.tensor2d(rng.normalArray(samples * this.config.zDim), [samples, this.config.zDim]);
-      this.wAvg.assign(tf.mean(this.mapping(z), 0));
+      this.wAvg.assign(tf.mean(this.mapping(z, this.labelsFor(rng, samples)), 0));
     });
   }
 
@@ -125,9 +172,11 @@ export class Generator extends Module {
   mixedLatents(rng: Rng, n: number, prob = this.config.styleMixingProb): tf.Tensor3D {
     const zDim = this.config.zDim;
     return tf.tidy(() => {
-      const w1 = this.mapping(tf.tensor2d(rng.normalArray(n * zDim), [n, zDim]));
+      const z1 = tf.tensor2d(rng.normalArray(n * zDim), [n, zDim]);
+      const labels = this.labelsFor(rng, n);
+      const w1 = this.mapping(z1, labels);
       if (rng.uniform() >= prob) return this.broadcastW(w1);
-      const w2 = this.mapping(tf.tensor2d(rng.normalArray(n * zDim), [n, zDim]));
+      const w2 = this.mapping(tf.tensor2d(rng.normalArray(n * zDim), [n, zDim]), labels);
       return this.mixStyles(w1, w2, 1 + rng.int(this.numWs - 1));
     });
   }
@@ -172,12 +221,12 @@ export class Generator extends Module {
     });
   }
 
-  /** z [N, zDim] -> images: mapping, truncation, synthesis. */
+  /** z [N, zDim] (and labels when conditional) -> images: mapping, truncation, synthesis. */
   generate(z: tf.Tensor2D, options: GenerateOptions = {}): tf.Tensor4D {
-    return tf.tidy(() => this.synthesize(this.truncate(this.mapping(z), options.psi ?? 1), options));
+    return tf.tidy(() => this.synthesize(this.truncate(this.mapping(z, options.labels), options.psi ?? 1), options));
   }
 
-  /** z as [N, 1, 1, zDim] -> images [N, R, R, 3] without noise (see `generate`). */
+  /** z as [N, 1, 1, zDim] -> images [N, R, R, 3] without noise (see `generate`; unconditional generators only). */
   apply(z: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => this.generate(tf.reshape(z, [z.shape[0], z.shape[3]])));
   }
