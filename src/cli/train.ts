@@ -226,6 +226,8 @@ export interface TrainGanOptions {
   augment?: string;
   /** Conditioning labels, comma-separated groups or label names (e.g. "view,light,expression"); a fine-tune may add it. */
   condition?: string;
+  /** Weight of the conditional GAN's auxiliary label regression (default 1 with --condition; 0: the projection D alone). */
+  conditionLoss?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -312,7 +314,17 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
     ...(lowResD !== undefined ? { lowResDiscriminator: lowResD } : {}),
     ...(augment !== undefined ? { augmentProbability: augment } : {}),
   };
-  const conditioned: Partial<StyleGanConfig> = condition ? { conditionLabels: condition } : {};
+  let conditionLoss: number | undefined;
+  if (opts.conditionLoss !== undefined) {
+    conditionLoss = Number(opts.conditionLoss);
+    if (opts.conditionLoss.trim() === '' || !Number.isFinite(conditionLoss) || conditionLoss < 0) {
+      throw new Gan3dError(`--condition-loss must be a number ≥ 0, got "${opts.conditionLoss}".`, 'BAD_ARGUMENT');
+    }
+  }
+  const conditioned: Partial<StyleGanConfig> = {
+    ...(condition ? { conditionLabels: condition, labelLossWeight: conditionLoss ?? 1 } : {}),
+    ...(!condition && conditionLoss !== undefined ? { labelLossWeight: conditionLoss } : {}),
+  };
   let model: Partial<StyleGanConfig> = { ...(widths ? { generatorChannels: widths, discriminatorChannels: widths } : {}), ...tuned, ...conditioned, ...opts.model };
   let init: { record: GanInitRecord; weights?: Map<string, Float32Array> } | undefined;
   if (opts.resume) {
@@ -325,6 +337,9 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       }
       for (const [k, v] of Object.entries(tuned) as [keyof StyleGanConfig, number][]) {
         if ((saved.model[k] ?? 0) !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k] ?? 0)}: resume without --lr/--ema-half-life/--low-res-d/--augment (or with the same), or start a new run.`, 'BAD_ARGUMENT');
+      }
+      if (conditionLoss !== undefined && conditionLoss !== (saved.model.labelLossWeight ?? 0)) {
+        throw new Gan3dError(`${outDir} was trained with labelLossWeight ${saved.model.labelLossWeight ?? 0}: resume without --condition-loss (or with the same), or start a new run.`, 'BAD_ARGUMENT');
       }
       if (condition && JSON.stringify(condition) !== JSON.stringify(saved.model.conditionLabels ?? [])) {
         throw new Gan3dError(`${outDir} was trained ${saved.model.conditionLabels?.length ? `conditional on ${saved.model.conditionLabels.join(',')}` : 'unconditional'}: resume without --condition (or with the same labels), or start a new run.`, 'BAD_ARGUMENT');
@@ -705,6 +720,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--low-res-d <side>', 'also train a second discriminator on the images box-downsampled to side×side (e.g. 32; 0: none, the default); --init may add one to a run without')
     .option('--augment <p>', 'DiffAugment on everything D sees (brightness, saturation, contrast, translation, cutout), each with probability p (0: none, the default; a resume keeps the run\'s)')
     .option('--condition <labels>', 'train a conditional GAN on these SynFace labels (comma-separated groups view, light, shape, expression, albedo, or label names such as view.rz; from params.jsonl); --init may add conditioning to an unconditional GAN')
+    .option('--condition-loss <weight>', 'a conditional GAN: weight of the auxiliary label regression (a head on D predicts the labels; D fits the reals\' labels, G makes its fakes show theirs); default 1 with --condition, 0 for the projection D alone')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

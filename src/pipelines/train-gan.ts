@@ -281,7 +281,10 @@ function logisticLoss(
   labels: { fake?: tf.Tensor2D; real?: tf.Tensor2D } = {},
 ): tf.Scalar {
   return tf.tidy(() => {
-    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake, labels.fake))), tf.mean(tf.softplus(tf.neg(d.logits(view(real), labels.real))))) as tf.Scalar;
+    const onReal = d.forward(view(real), { labels: labels.real });
+    let loss = tf.add(tf.mean(tf.softplus(d.logits(fake, labels.fake))), tf.mean(tf.softplus(tf.neg(onReal.logits)))) as tf.Scalar;
+    // The auxiliary label regression on the reals (conditional GAN with a label head).
+    if (onReal.labelPred && labels.real) loss = tf.add(loss, labelRegression(d, onReal.labelPred, labels.real)) as tf.Scalar;
     if (r1Weight) {
       // Exact R1: the inner gradient with respect to the images only; twice differentiable through D.
       const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(view(x as tf.Tensor4D), labels.real)))(real);
@@ -289,6 +292,11 @@ function logisticLoss(
     }
     return loss;
   });
+}
+
+/** λ · mean (predicted − given labels)², the auxiliary label regression of a conditional GAN. */
+function labelRegression(d: Discriminator, predicted: tf.Tensor2D, given: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => tf.mul(tf.mean(tf.square(tf.sub(predicted, given))), d.config.labelLossWeight) as tf.Scalar);
 }
 
 /** D's loss (and the low-resolution D's, on the same images downsampled, with R1 weighted by (side/R)², as
@@ -316,7 +324,10 @@ function discriminatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Te
 function generatorLoss({ g, d, lowD }: GanNets, inputs: Record<string, tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
     const fake = fakesFrom(g, inputs, 'g');
-    let loss = tf.mean(tf.softplus(tf.neg(d.logits(hasAugment(inputs, 'g') ? applyAugment(fake, inputs, 'g') : fake, labelsOf(inputs, 'gC'))))) as tf.Scalar;
+    const labels = labelsOf(inputs, 'gC');
+    const out = d.forward(hasAugment(inputs, 'g') ? applyAugment(fake, inputs, 'g') : fake, { labels });
+    let loss = tf.mean(tf.softplus(tf.neg(out.logits))) as tf.Scalar;
+    if (out.labelPred && labels) loss = tf.add(loss, labelRegression(d, out.labelPred, labels)) as tf.Scalar;
     if (lowD) loss = tf.add(loss, tf.mean(tf.softplus(tf.neg(lowD.logits(downsampleTo(fake, lowD.config.resolution)))))) as tf.Scalar;
     return loss;
   });
@@ -416,10 +427,10 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   // augmentProbability came later: a run without augmentation records no such key, so checkpoints written before it
   // existed resume (the loop compares configs exactly) and new ones read the same; absent means 0 everywhere.
   // The same for conditioning (conditionLabels and labelBankSize came later still).
-  const { augmentProbability, conditionLabels, labelBankSize, ...recorded } = model;
+  const { augmentProbability, conditionLabels, labelBankSize, labelLossWeight, ...recorded } = model;
   const config: GanTrainerConfig = {
     seed: options.seed,
-    model: { ...recorded, ...(augmentProbability > 0 ? { augmentProbability } : {}), ...(conditional ? { conditionLabels, labelBankSize } : {}) } as StyleGanConfig,
+    model: { ...recorded, ...(augmentProbability > 0 ? { augmentProbability } : {}), ...(conditional ? { conditionLabels, labelBankSize, labelLossWeight } : {}) } as StyleGanConfig,
     data: dataset.info,
     losses: {
       d:
@@ -427,7 +438,11 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
         (lowD ? `; plus the same for a second D on images box-downsampled to ${model.lowResDiscriminator}² (R1 γ × (${model.lowResDiscriminator}/${model.resolution})²)` : ''),
       g: lowD ? 'softplus(-D(G(z))) + softplus(-Dlow(down(G(z))))' : 'softplus(-D(G(z)))',
       ...(conditional
-        ? { condition: `G(z, c) and D(x, c) with c the ${L} labels ${model.conditionLabels.join(', ')}: each real image's own (mirrored with it), the fakes' drawn from the label bank` }
+        ? {
+            condition:
+              `G(z, c) and D(x, c) with c the ${L} labels ${model.conditionLabels.join(', ')}: each real image's own (mirrored with it), the fakes' drawn from the label bank` +
+              (model.labelLossWeight > 0 ? `; plus ${model.labelLossWeight} · mean (labelHead(φ(x)) − c)² in D's loss on the reals and in G's on its fakes` : ''),
+          }
         : {}),
       ...(model.augmentProbability > 0
         ? { augment: `DiffAugment (colour, translation, cutout) on every image D sees, each transform with p = ${model.augmentProbability}; R1 through it` }
@@ -593,7 +608,7 @@ function startFrom(
   const addsLowD = lowD !== null && ![...weights.keys()].some((k) => k.startsWith(LOW_D_PREFIX));
   // An unconditional start grown into a conditional GAN: the label MLPs start from their initialisation (which
   // computes the unconditional function) and the label bank from the data (already assigned).
-  const isConditioning = (name: string) => /^(G|G_ema)\/(label_embed\/|label_bank$)|^D\/label_proj\//.test(name);
+  const isConditioning = (name: string) => /^(G|G_ema)\/(label_embed\/|label_bank$)|^D\/label_(proj|head)\//.test(name);
   const addsConditioning = g.labelDim > 0 && ![...weights.keys()].some(isConditioning);
   const take = (name: string, v: tf.Variable): Float32Array => {
     if ((addsLowD && name.startsWith(LOW_D_PREFIX)) || (addsConditioning && isConditioning(name))) return Float32Array.from(v.dataSync() as Float32Array);

@@ -53,6 +53,8 @@ test('config: conditionLabels are checked (known, distinct, in order; not with a
   assert.throws(() => styleGanConfig({ ...TINY, conditionLabels: ['nose'] }), /Unknown label "nose"/);
   assert.throws(() => styleGanConfig({ ...TINY, conditionLabels: ['view.ry'], lowResDiscriminator: 8 }), /cannot be used together/);
   assert.throws(() => styleGanConfig({ ...TINY, labelBankSize: -1 }), /labelBankSize/);
+  assert.throws(() => styleGanConfig({ ...TINY, labelLossWeight: 1 }), /labelLossWeight needs conditionLabels/);
+  assert.throws(() => styleGanConfig({ ...COND, labelLossWeight: -1 }), /labelLossWeight must be a number ≥ 0/);
 });
 
 test('conditional G and D start as the unconditional networks of the same seed; labels then act as specified', () => {
@@ -101,6 +103,27 @@ test('conditional G and D start as the unconditional networks of the same seed; 
     assert.ok(maxAbsDiff(d1.logits(x, c), want) < 1e-4, `${maxAbsDiff(d1.logits(x, c), want)}`);
     assert.ok(maxAbsDiff(d1.logits(x, c), d0.logits(x)) > 1e-2);
     want.dispose();
+    // No label head without the auxiliary regression; with it, labelPred = head(φ) and the logit is unchanged.
+    assert.equal(d1.labelHead, null);
+    assert.equal(d1.forward(x, { labels: c }).labelPred, null);
+    const d2 = new Discriminator(new Rng(6), { ...COND, labelLossWeight: 1 });
+    try {
+      for (const [k, v] of d1.namedVariables()) if (!k.startsWith('label_proj/fc1')) assert.equal(maxAbsDiff(v, d2.namedVariables().get(k)!), 0, k);
+      const out = d2.forward(x, { labels: c });
+      const phi = tf.tidy(() => {
+        let h = d2.fromRgb.apply(x);
+        for (const b of d2.blocks) h = b.apply(h);
+        h = d2.finalConv.apply(minibatchStd(h, d2.config.mbstdGroupSize, d2.config.mbstdFeatures));
+        return d2.fc.forward(tf.reshape(h, [4, -1]) as tf.Tensor2D);
+      });
+      const head = tf.tidy(() => tf.add(tf.matMul(phi, tf.div(d2.labelHead!.weight, Math.sqrt(phi.shape[1]))), d2.labelHead!.bias!));
+      assert.deepEqual(out.labelPred!.shape, [4, 3]);
+      assert.ok(maxAbsDiff(out.labelPred!, head) < 1e-5);
+      assert.ok(maxAbsDiff(out.logits, d0.logits(x)) < 1e-6, 'the label head leaves the logit alone');
+      tf.dispose([out.logits, out.labelPred!, phi, head]);
+    } finally {
+      d2.dispose();
+    }
   } finally {
     tf.dispose([z, c, x]);
     [g0, g1, d0, d1].forEach((m) => m.dispose());

@@ -63,10 +63,10 @@ test('conditional trainer: each real image carries its own labels (mirrored with
     if (flip) mirrorLabels(specs, row);
     return row;
   };
-  const trainer = await createGanTrainer({ data, seed: 3, batchSize: 4, model: { ...TINY, conditionLabels: LABELS } });
+  const trainer = await createGanTrainer({ data, seed: 3, batchSize: 4, model: { ...TINY, conditionLabels: LABELS, labelLossWeight: 0.5 } });
   try {
     assert.equal(trainer.config.model.labelBankSize, ids.length);
-    assert.match(trainer.config.losses.condition ?? '', /3 labels view.ry, view.rz, expression.smile/);
+    assert.match(trainer.config.losses.condition ?? '', /3 labels view.ry, view.rz, expression.smile.*plus 0.5 · mean \(labelHead/);
     // The bank: every training image's labels once, as they are or mirrored.
     const bank = trainer.generator.labelBank!.dataSync() as Float32Array;
     let flippedRows = 0;
@@ -119,12 +119,15 @@ test('conditional trainer: each real image carries its own labels (mirrored with
           const real = inputs.images as tf.Tensor4D;
           const cReal = labels.labels as tf.Tensor2D;
           const r1 = (inputs.r1.dataSync() as Float32Array)[0];
+          // The auxiliary regression: 0.5 · mean (head(φ) − c)², on the reals for D, on G's fakes for G.
+          const aux = (x: tf.Tensor4D, c: tf.Tensor2D) => tf.mul(tf.mean(tf.square(tf.sub(d.forward(x, { labels: c }).labelPred!, c))), 0.5);
           let lossD = tf.add(tf.mean(tf.softplus(d.logits(fakes('d'), labels.dC as tf.Tensor2D))), tf.mean(tf.softplus(tf.neg(d.logits(real, cReal)))));
+          lossD = tf.add(lossD, aux(real, cReal));
           if (r1 > 0) {
             const gx = tf.grad((x: tf.Tensor) => tf.sum(d.logits(x as tf.Tensor4D, cReal)))(real);
             lossD = tf.add(lossD, tf.mul(r1, tf.mean(tf.sum(tf.square(gx), [1, 2, 3]))));
           }
-          const lossG = tf.mean(tf.softplus(tf.neg(d.logits(fakes('g'), labels.gC as tf.Tensor2D))));
+          const lossG = tf.add(tf.mean(tf.softplus(tf.neg(d.logits(fakes('g'), labels.gC as tf.Tensor2D)))), aux(fakes('g'), labels.gC as tf.Tensor2D));
           return [lossD.dataSync()[0], lossG.dataSync()[0]];
         });
       const [wantD, wantG] = reference(inputs);
@@ -161,6 +164,7 @@ test('train gan --init --condition: an unconditional GAN grown into a conditiona
   const ckpt = await loadCheckpoint(path.join(fine, 'checkpoints'));
   const model = (ckpt.config as { trainer: { model: StyleGanConfig } }).trainer.model;
   assert.deepEqual(model.conditionLabels, LABELS);
+  assert.equal(model.labelLossWeight, 1, '--condition defaults to the auxiliary regression at weight 1');
   const names = ckpt.variables.map((v) => v.name);
   for (const k of ['G/label_embed/fc1/w', 'G_ema/label_bank', 'D/label_proj/fc0/w']) assert.ok(names.includes(k), k);
   const [before, after] = [await loadGanModel(parent), await loadGanModel(fine)];
@@ -186,6 +190,9 @@ test('train gan --init --condition: an unconditional GAN grown into a conditiona
   assert.equal((await trainGanCommand(options(fine, { resume: true, steps: '2', seed: undefined, model: undefined }))).step, 2);
   await assert.rejects(trainGanCommand(options(fine, { resume: true, steps: '3', condition: 'view', seed: undefined, model: undefined })), /trained conditional on view.ry,view.rz,expression.smile/);
   await assert.rejects(trainGanCommand(options(path.join(root, 'bad'), { condition: 'view.yaw' })), /--condition: Unknown label "view.yaw"/);
+  await assert.rejects(trainGanCommand(options(fine, { resume: true, steps: '3', conditionLoss: '0', seed: undefined, model: undefined })), /trained with labelLossWeight 1/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'bad3'), { conditionLoss: '1' })), /labelLossWeight needs conditionLabels/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'bad4'), { condition: 'view', conditionLoss: '-1' })), /--condition-loss must be a number ≥ 0/);
   await assert.rejects(trainGanCommand(options(path.join(root, 'bad2'), { init: fine, condition: 'view', model: undefined })), /keeps its labels/);
   // The bundle holds the bank and samples like the checkpoint.
   const bundle = path.join(root, 'bundle');

@@ -3,7 +3,8 @@
 // (16 C4 -> C4 with leaky ReLU, C4 -> 1). `forward(x, { features: true })` also returns every residual block's
 // output, highest resolution first (GAN2Shape's inversion loss uses the first four).
 // Conditional (config.conditionLabels): logit = out(φ) + ⟨φ, labelProj(labels)⟩ / √C4 with φ the fc layer's output
-// (a projection discriminator); labelProj starts at zero, so the logit starts as the unconditional one.
+// (a projection discriminator); labelProj starts at zero, so the logit starts as the unconditional one. With
+// config.labelLossWeight > 0 a linear head on φ also predicts the labels (the auxiliary regression the trainer uses).
 import * as tf from '@tensorflow/tfjs';
 import { Gan3dError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
@@ -19,6 +20,8 @@ export interface DiscriminatorOutput {
   logits: tf.Tensor2D;
   /** Residual block outputs (resolution R/2, R/4, ..., 4), only when asked for. */
   features: tf.Tensor4D[];
+  /** [N, L] labels predicted from φ(x) (only with a label head). */
+  labelPred: tf.Tensor2D | null;
 }
 
 export class Discriminator extends Module {
@@ -31,6 +34,8 @@ export class Discriminator extends Module {
   /** Labels per image (0: unconditional) and their projection vector MLP. */
   readonly labelDim: number;
   readonly labelProj: LabelMlp | null;
+  /** φ → predicted labels (conditional with labelLossWeight > 0). */
+  readonly labelHead: EqualLinear | null;
 
   constructor(rng: Rng, config: Partial<StyleGanConfig> = {}) {
     super();
@@ -49,6 +54,7 @@ export class Discriminator extends Module {
     this.labelDim = c.conditionLabels.length;
     // Built last, so an unconditional D draws the same numbers from `rng` as before.
     this.labelProj = this.labelDim > 0 ? this.child('label_proj', new LabelMlp(rng, this.labelDim, ch[4], ch[4])) : null;
+    this.labelHead = this.labelDim > 0 && c.labelLossWeight > 0 ? this.child('label_head', new EqualLinear(rng, ch[4], this.labelDim)) : null;
   }
 
   /** Checks that `labels` fit this D: required [N, L] when conditional, refused when not. */
@@ -85,9 +91,9 @@ export class Discriminator extends Module {
         const proj = tf.sum(tf.mul(phi, this.labelProj.forward(options.labels!)), 1, true);
         logits = tf.add(logits, tf.mul(proj, 1 / Math.sqrt(phi.shape[1]))) as tf.Tensor2D;
       }
-      return { logits, features };
+      return { logits, features, ...(this.labelHead ? { labelPred: this.labelHead.forward(phi) } : {}) };
     });
-    return out;
+    return { logits: out.logits, features: out.features, labelPred: out.labelPred ?? null };
   }
 
   /**
@@ -116,7 +122,9 @@ export class Discriminator extends Module {
 
   /** Logits [N, 1] of images [N, R, R, 3] (with their labels [N, L] when conditional). */
   logits(x: tf.Tensor4D, labels?: tf.Tensor2D): tf.Tensor2D {
-    return this.forward(x, { labels }).logits;
+    const out = this.forward(x, { labels });
+    out.labelPred?.dispose();
+    return out.logits;
   }
 
   /** Logits as [N, 1, 1, 1]. */
