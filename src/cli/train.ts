@@ -228,6 +228,8 @@ export interface TrainGanOptions {
   condition?: string;
   /** Weight of the conditional GAN's auxiliary label regression (default 1 with --condition; 0: the projection D alone). */
   conditionLoss?: string;
+  /** Learning-rate multiplier of the label layers (default 1). */
+  conditionLrMul?: string;
   quiet?: boolean;
   /** Not on the command line: StyleGAN config overrides (tests train tiny networks). */
   model?: Partial<StyleGanConfig>;
@@ -321,7 +323,15 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       throw new Gan3dError(`--condition-loss must be a number ≥ 0, got "${opts.conditionLoss}".`, 'BAD_ARGUMENT');
     }
   }
+  let conditionLrMul: number | undefined;
+  if (opts.conditionLrMul !== undefined) {
+    conditionLrMul = Number(opts.conditionLrMul);
+    if (opts.conditionLrMul.trim() === '' || !Number.isFinite(conditionLrMul) || conditionLrMul <= 0) {
+      throw new Gan3dError(`--condition-lr-mul must be a positive number, got "${opts.conditionLrMul}".`, 'BAD_ARGUMENT');
+    }
+  }
   const conditioned: Partial<StyleGanConfig> = {
+    ...(conditionLrMul !== undefined ? { labelLrMul: conditionLrMul } : {}),
     ...(condition ? { conditionLabels: condition, labelLossWeight: conditionLoss ?? 1 } : {}),
     ...(!condition && conditionLoss !== undefined ? { labelLossWeight: conditionLoss } : {}),
   };
@@ -337,6 +347,9 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
       }
       for (const [k, v] of Object.entries(tuned) as [keyof StyleGanConfig, number][]) {
         if ((saved.model[k] ?? 0) !== v) throw new Gan3dError(`${outDir} was trained with ${k} ${String(saved.model[k] ?? 0)}: resume without --lr/--ema-half-life/--low-res-d/--augment (or with the same), or start a new run.`, 'BAD_ARGUMENT');
+      }
+      if (conditionLrMul !== undefined && conditionLrMul !== (saved.model.labelLrMul ?? 1)) {
+        throw new Gan3dError(`${outDir} was trained with labelLrMul ${saved.model.labelLrMul ?? 1}: resume without --condition-lr-mul (or with the same), or start a new run.`, 'BAD_ARGUMENT');
       }
       if (conditionLoss !== undefined && conditionLoss !== (saved.model.labelLossWeight ?? 0)) {
         throw new Gan3dError(`${outDir} was trained with labelLossWeight ${saved.model.labelLossWeight ?? 0}: resume without --condition-loss (or with the same), or start a new run.`, 'BAD_ARGUMENT');
@@ -363,6 +376,10 @@ export async function trainGanCommand(opts: TrainGanOptions): Promise<RunResult>
     const had = start.model.conditionLabels ?? [];
     if (had.length > 0 && condition && JSON.stringify(had) !== JSON.stringify(condition)) {
       throw new Gan3dError(`--init ${opts.init} is conditional on ${had.join(',')}: a fine-tune keeps its labels (omit --condition).`, 'BAD_ARGUMENT');
+    }
+    if (had.length > 0 && conditionLrMul !== undefined && conditionLrMul !== (start.model.labelLrMul ?? 1)) {
+      // The multiplier is part of how the label layers' weights are stored (equalized learning rate).
+      throw new Gan3dError(`--init ${opts.init} has label layers stored for --condition-lr-mul ${start.model.labelLrMul ?? 1}: a fine-tune keeps it.`, 'BAD_ARGUMENT');
     }
     // --widths wider than the start's grows it (same function at step 0, src/models/stylegan/widen.ts).
     const from = styleGanConfig(start.model);
@@ -721,6 +738,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--augment <p>', 'DiffAugment on everything D sees (brightness, saturation, contrast, translation, cutout), each with probability p (0: none, the default; a resume keeps the run\'s)')
     .option('--condition <labels>', 'train a conditional GAN on these SynFace labels (comma-separated groups view, light, shape, expression, albedo, or label names such as view.rz; from params.jsonl); --init may add conditioning to an unconditional GAN')
     .option('--condition-loss <weight>', 'a conditional GAN: weight of the auxiliary label regression (a head on D predicts the labels; D fits the reals\' labels, G makes its fakes show theirs); default 1 with --condition, 0 for the projection D alone')
+    .option('--condition-lr-mul <k>', 'a conditional GAN: learning-rate multiplier of the label layers, which start from nothing (default 1)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: TrainGanOptions) => {
       await trainGanCommand(opts);

@@ -16,13 +16,14 @@ export class LabelMlp extends Module {
   readonly hidden: EqualLinear;
   readonly output: EqualLinear;
 
-  constructor(rng: Rng, labelDim: number, hiddenDim: number, outDim: number) {
+  /** `lrMul`: the equalized learning-rate multiplier of both layers (default 1). */
+  constructor(rng: Rng, labelDim: number, hiddenDim: number, outDim: number, lrMul = 1) {
     super();
     if (!Number.isInteger(labelDim) || labelDim < 1) throw new Gan3dError(`LabelMlp: labelDim must be ≥ 1, got ${labelDim}.`, 'BAD_ARGUMENT');
     this.labelDim = labelDim;
     this.outDim = outDim;
-    this.hidden = this.child('fc0', new EqualLinear(rng, labelDim, hiddenDim, { activation: 'lrelu' }));
-    this.output = this.child('fc1', new EqualLinear(rng, hiddenDim, outDim));
+    this.hidden = this.child('fc0', new EqualLinear(rng, labelDim, hiddenDim, { activation: 'lrelu', lrMul }));
+    this.output = this.child('fc1', new EqualLinear(rng, hiddenDim, outDim, { lrMul }));
     tf.tidy(() => this.output.weight.assign(tf.zerosLike(this.output.weight)));
   }
 

@@ -427,10 +427,10 @@ export async function createGanTrainer(options: GanTrainerOptions): Promise<GanT
   // augmentProbability came later: a run without augmentation records no such key, so checkpoints written before it
   // existed resume (the loop compares configs exactly) and new ones read the same; absent means 0 everywhere.
   // The same for conditioning (conditionLabels and labelBankSize came later still).
-  const { augmentProbability, conditionLabels, labelBankSize, labelLossWeight, ...recorded } = model;
+  const { augmentProbability, conditionLabels, labelBankSize, labelLossWeight, labelLrMul, ...recorded } = model;
   const config: GanTrainerConfig = {
     seed: options.seed,
-    model: { ...recorded, ...(augmentProbability > 0 ? { augmentProbability } : {}), ...(conditional ? { conditionLabels, labelBankSize, labelLossWeight } : {}) } as StyleGanConfig,
+    model: { ...recorded, ...(augmentProbability > 0 ? { augmentProbability } : {}), ...(conditional ? { conditionLabels, labelBankSize, labelLossWeight, labelLrMul } : {}) } as StyleGanConfig,
     data: dataset.info,
     losses: {
       d:

@@ -55,6 +55,7 @@ test('config: conditionLabels are checked (known, distinct, in order; not with a
   assert.throws(() => styleGanConfig({ ...TINY, labelBankSize: -1 }), /labelBankSize/);
   assert.throws(() => styleGanConfig({ ...TINY, labelLossWeight: 1 }), /labelLossWeight needs conditionLabels/);
   assert.throws(() => styleGanConfig({ ...COND, labelLossWeight: -1 }), /labelLossWeight must be a number ≥ 0/);
+  assert.throws(() => styleGanConfig({ ...COND, labelLrMul: 0 }), /labelLrMul must be a positive number/);
 });
 
 test('conditional G and D start as the unconditional networks of the same seed; labels then act as specified', () => {
@@ -127,6 +128,31 @@ test('conditional G and D start as the unconditional networks of the same seed; 
   } finally {
     tf.dispose([z, c, x]);
     [g0, g1, d0, d1].forEach((m) => m.dispose());
+  }
+});
+
+test('labelLrMul: the label layers store weights / k and scale by k at run time (Adam then moves them k times faster); the start is still the unconditional function', () => {
+  const g0 = new Generator(new Rng(4), TINY);
+  const g1 = new Generator(new Rng(4), { ...COND, labelLrMul: 10 });
+  const g2 = new Generator(new Rng(4), COND);
+  const rng = new Rng(3);
+  const z = tf.tensor2d(rng.normalArray(2 * 8), [2, 8]);
+  const c = tf.tensor2d(rng.normalArray(2 * 3), [2, 3]);
+  try {
+    assert.equal(maxAbsDiff(g1.mapping(z, c), g0.mapping(z)), 0);
+    const [w1, w2] = [g1.labelEmbed!.hidden.weight, g2.labelEmbed!.hidden.weight];
+    assert.ok(maxAbsDiff(tf.mul(w1, 10), w2) < 1e-6, 'stored / 10');
+    // The same runtime function once the output layers hold the same runtime weights.
+    tf.tidy(() => {
+      const out = tf.tensor(rng.normalArray(g2.labelEmbed!.output.weight.size), g2.labelEmbed!.output.weight.shape);
+      g2.labelEmbed!.output.weight.assign(out);
+      g1.labelEmbed!.output.weight.assign(tf.div(out, 10));
+    });
+    assert.ok(maxAbsDiff(g1.mapping(z, c), g2.mapping(z, c)) < 1e-5);
+    assert.ok(maxAbsDiff(g1.mapping(z, c), g0.mapping(z)) > 1e-2);
+  } finally {
+    tf.dispose([z, c]);
+    [g0, g1, g2].forEach((m) => m.dispose());
   }
 });
 

@@ -194,6 +194,8 @@ test('train gan --init --condition: an unconditional GAN grown into a conditiona
   await assert.rejects(trainGanCommand(options(path.join(root, 'bad3'), { conditionLoss: '1' })), /labelLossWeight needs conditionLabels/);
   await assert.rejects(trainGanCommand(options(path.join(root, 'bad4'), { condition: 'view', conditionLoss: '-1' })), /--condition-loss must be a number ≥ 0/);
   await assert.rejects(trainGanCommand(options(path.join(root, 'bad2'), { init: fine, condition: 'view', model: undefined })), /keeps its labels/);
+  await assert.rejects(trainGanCommand(options(path.join(root, 'bad5'), { init: fine, conditionLrMul: '10', model: undefined })), /stored for --condition-lr-mul 1: a fine-tune keeps it/);
+  await assert.rejects(trainGanCommand(options(fine, { resume: true, steps: '3', conditionLrMul: '5', seed: undefined, model: undefined })), /trained with labelLrMul 1/);
   // The bundle holds the bank and samples like the checkpoint.
   const bundle = path.join(root, 'bundle');
   await exportGanBundle(fine, bundle, {});

@@ -53,8 +53,8 @@ export class Discriminator extends Module {
     this.out = this.child('out', new EqualLinear(rng, ch[4], 1));
     this.labelDim = c.conditionLabels.length;
     // Built last, so an unconditional D draws the same numbers from `rng` as before.
-    this.labelProj = this.labelDim > 0 ? this.child('label_proj', new LabelMlp(rng, this.labelDim, ch[4], ch[4])) : null;
-    this.labelHead = this.labelDim > 0 && c.labelLossWeight > 0 ? this.child('label_head', new EqualLinear(rng, ch[4], this.labelDim)) : null;
+    this.labelProj = this.labelDim > 0 ? this.child('label_proj', new LabelMlp(rng, this.labelDim, ch[4], ch[4], c.labelLrMul)) : null;
+    this.labelHead = this.labelDim > 0 && c.labelLossWeight > 0 ? this.child('label_head', new EqualLinear(rng, ch[4], this.labelDim, { lrMul: c.labelLrMul })) : null;
   }
 
   /** Checks that `labels` fit this D: required [N, L] when conditional, refused when not. */

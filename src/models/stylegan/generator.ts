@@ -72,7 +72,7 @@ export class Generator extends Module {
     this.wAvg = ownedVariable(tf.zeros([c.wDim]), false);
     this.labelDim = c.conditionLabels.length;
     // Built last, so an unconditional generator's weights draw the same numbers from `rng` as before.
-    this.labelEmbed = this.labelDim > 0 ? this.child('label_embed', new LabelMlp(rng, this.labelDim, c.wDim, c.wDim)) : null;
+    this.labelEmbed = this.labelDim > 0 ? this.child('label_embed', new LabelMlp(rng, this.labelDim, c.wDim, c.wDim, c.labelLrMul)) : null;
     this.labelBank = this.labelDim > 0 ? ownedVariable(tf.zeros([c.labelBankSize, this.labelDim]), false) : null;
   }
 
