@@ -37,7 +37,9 @@ import { encodePng8, signedToUint8 } from '../src/io/png.js';
 import { listImageIds } from '../src/data/image-folder.js';
 import { realismScore } from '../src/metrics/realism.js';
 import { DEFAULT_ENCODER_DIR } from '../src/pipelines/encoder-bundle.js';
-import { DEFAULT_FEATURES_DIR, folderFeatures, labelCorrelationGaps, labelFrechet, labelSpread, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
+import { readSplitLabels } from '../src/data/split-labels.js';
+import { labelsNamed } from '../src/models/features/labels.js';
+import { DEFAULT_FEATURES_DIR, folderFeatures, labelAgreement, labelCorrelationGaps, labelFrechet, labelSpread, loadFeatureModel, resolveImageDir } from '../src/pipelines/features-bundle.js';
 import { DEFAULT_GAN_DIR, loadGanModel, sampleGan, type LoadedGan } from '../src/pipelines/gan-bundle.js';
 import { measureInversion } from '../src/pipelines/invert-bench.js';
 import { STYLEGAN_WIDTHS } from '../src/models/stylegan/config.js';
@@ -260,9 +262,12 @@ async function realism() {
     const R = gan.config.resolution;
     const per = R * R * 3;
     const fakeIds: string[] = [];
+    const names = gan.config.conditionLabels ?? [];
+    const given = new Float32Array(nSamples * names.length);
     for (let start = 0; start < nSamples; start += 250) {
       const n = Math.min(250, nSamples - start);
       const s = sampleGan(gan.generator, { n, psi: 1, seed: seed + start });
+      if (s.labels) given.set(s.labels, start * names.length);
       for (let i = 0; i < n; i++) {
         const pixels = signedToUint8(s.images.subarray(i * per, (i + 1) * per));
         const id = `sample-${String(start + i).padStart(5, '0')}`;
@@ -306,6 +311,21 @@ async function realism() {
       })(),
       // Which factors the samples tie together (or apart) unlike the data: the label pairs whose correlation differs most.
       label_corr_gaps: labelCorrelationGaps(loaded, fe, ff, 6).map((g) => ({ labels: g.labels.join(' – '), real: round(g.real_corr, 2), fake: round(g.fake_corr, 2) })),
+      // A conditional GAN: how well the samples show the labels they were drawn with (the feature network's predictions
+      // against them: correlation and RMS error, normalised units), beside the same for the even half's true labels
+      // (what the regressor itself reaches on real faces).
+      ...(names.length > 0
+        ? await (async () => {
+            const truth = await readSplitLabels(test, even, labelsNamed(names));
+            const real = new Map(labelAgreement(loaded, fe, truth, names).map((a) => [a.label, a]));
+            return {
+              condition_labels: names,
+              label_follow: Object.fromEntries(
+                labelAgreement(loaded, ff, given, names).map((a) => [a.label, { r: round(a.r, 3), rmse: round(a.rmse, 3), r_real: round(real.get(a.label)!.r, 3), rmse_real: round(real.get(a.label)!.rmse, 3) }]),
+              ),
+            };
+          })()
+        : {}),
       score_s: round((performance.now() - t0) / 1000),
       gan_loaded: gan,
     };

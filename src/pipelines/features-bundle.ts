@@ -426,6 +426,49 @@ export function labelFrechet(loaded: LoadedFeatureModel, real: Float32Array, fak
   return { label_fid: frechetDistance(sr.mean, sr.cov, sf.mean, sf.cov), label_fid_independent: independent };
 }
 
+/** How closely images show given labels: per label, the Pearson correlation and the RMS difference (normalised units)
+ *  between the labels and the network's predictions for the images. */
+export interface LabelAgreement {
+  label: string;
+  r: number;
+  rmse: number;
+}
+
+/**
+ * Agreement between `labels` [N, names.length] (normalised, e.g. a conditional GAN's conditioning labels) and the
+ * labels the network's head predicts from `features` [N, featureDim] of the same images. On real images with their
+ * true labels it measures the regressor; on a conditional GAN's samples, how well they follow their labels. Each name
+ * must be one of the network's labels.
+ */
+export function labelAgreement(loaded: LoadedFeatureModel, features: Float32Array, labels: Float32Array, names: readonly string[]): LabelAgreement[] {
+  const d = loaded.config.featureDim;
+  const L = loaded.config.labels.length;
+  const n = features.length / d;
+  if (labels.length !== n * names.length) {
+    throw new Gan3dError(`labelAgreement: ${labels.length / Math.max(1, names.length)} label rows for ${n} images.`, 'BAD_ARGUMENT');
+  }
+  const pred = tf.tidy(() => loaded.model.head(tf.tensor2d(features, [n, d])).dataSync() as Float32Array);
+  return names.map((name, j) => {
+    const k = loaded.config.labels.findIndex((l) => l.name === name);
+    if (k < 0) throw new Gan3dError(`labelAgreement: the feature network does not predict "${name}".`, 'BAD_ARGUMENT');
+    let [ma, mb] = [0, 0];
+    for (let i = 0; i < n; i++) {
+      ma += labels[i * names.length + j] / n;
+      mb += pred[i * L + k] / n;
+    }
+    let [sab, saa, sbb, sq] = [0, 0, 0, 0];
+    for (let i = 0; i < n; i++) {
+      const a = labels[i * names.length + j] - ma;
+      const b = pred[i * L + k] - mb;
+      sab += a * b;
+      saa += a * a;
+      sbb += b * b;
+      sq += (labels[i * names.length + j] - pred[i * L + k]) ** 2;
+    }
+    return { label: name, r: saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : Number.NaN, rmse: Math.sqrt(sq / n) };
+  });
+}
+
 /** FID and KID between the images of two folders, on the features of `loaded`. */
 export async function scoreFolders(loaded: LoadedFeatureModel, realDir: string, fakeDir: string, options: ScoreOptions = {}): Promise<FolderScore> {
   const real = resolveImageDir(realDir);

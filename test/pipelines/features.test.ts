@@ -11,7 +11,7 @@ import { generateSynface } from '../../src/data/synface/dataset.js';
 import { listImageIds } from '../../src/data/image-folder.js';
 import { trainFeaturesCommand, type TrainFeaturesOptions } from '../../src/cli/train.js';
 import { scoreCommand } from '../../src/cli/score.js';
-import { correlationGaps, folderFeatures, labelFrechet, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
+import { correlationGaps, folderFeatures, labelAgreement, labelFrechet, loadFeatureModel, realismFloor } from '../../src/pipelines/features-bundle.js';
 import { labelErrors } from '../../src/pipelines/train-features.js';
 import { FEATURE_LABELS, denormalizeLabel, labelVector } from '../../src/models/features/labels.js';
 import type { FeatureNetOverrides } from '../../src/models/features/config.js';
@@ -145,6 +145,19 @@ test('train features 2 steps on the shared loop, export, load, features, score a
   assert.ok(Math.abs(lone.label_fid_independent - byHand) < 1e-4 * byHand, `${lone.label_fid_independent} vs ${byHand}`);
   // Against one repeated image (no covariance) the co-variation adds nothing: both are |Δmean|² + trace(cov_real).
   assert.ok(Math.abs(lone.label_fid - lone.label_fid_independent) < 1e-3 * byHand, JSON.stringify(lone));
+  // Label agreement: the head's own predictions as the given labels agree perfectly (r 1, rmse 0); an affine change of
+  // them keeps r and moves the rmse by exactly the change; a label the network does not predict is refused.
+  const names = ['view.rz', 'light.ambient'];
+  const cols = names.map((nm) => fromBundle.config.labels.findIndex((l) => l.name === nm));
+  const own = Float32Array.from({ length: ids.length * 2 }, (_, t) => predicted[Math.floor(t / 2) * L + cols[t % 2]]);
+  for (const a of labelAgreement(fromBundle, f, own, names)) assert.ok(Math.abs(a.r - 1) < 1e-5 && a.rmse < 1e-6, JSON.stringify(a));
+  const shifted = own.map((v, t) => (t % 2 === 0 ? v + 0.25 : -v));
+  const [rz, amb] = labelAgreement(fromBundle, f, shifted, names);
+  assert.ok(Math.abs(rz.r - 1) < 1e-5 && Math.abs(rz.rmse - 0.25) < 1e-5, JSON.stringify(rz));
+  const ambRms = Math.sqrt(ids.reduce((a, _, i) => a + (2 * predicted[i * L + cols[1]]) ** 2, 0) / ids.length);
+  assert.ok(Math.abs(amb.r + 1) < 1e-5 && Math.abs(amb.rmse - ambRms) < 1e-5, JSON.stringify(amb));
+  assert.throws(() => labelAgreement(fromBundle, f, own, ['view.rz', 'nose']), /does not predict "nose"/);
+  assert.throws(() => labelAgreement(fromBundle, f, own.subarray(2), names), /label rows for/);
   // The floor helper alone, with the same model, is the report's floor.
   const floor = await realismFloor(path.join(data, 'train'), { model: fromBundle, subsets: 5 });
   assert.equal(floor.fid, report.floor.fid);
